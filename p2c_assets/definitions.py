@@ -1,0 +1,20 @@
+"""Entry point: builds the Definitions from the assets, checks, automation and resources."""
+
+import dagster as dg
+
+from p2c_assets.automation import flow_jobs, prospect_to_cash, retry_failed, run_failures, schedule
+from p2c_assets.defs.assets import SOURCE_ASSETS, TARGET_ASSETS
+from p2c_assets.defs.checks import CHECKS
+from p2c_assets.defs.resources import build_resources
+from p2c_assets.flows.settings import load_settings
+
+load_settings()  # a wrong overrides file fails here, at load time, with its DIPV code
+
+defs = dg.Definitions(
+    assets=[*SOURCE_ASSETS, *TARGET_ASSETS],
+    asset_checks=CHECKS,
+    jobs=[prospect_to_cash, retry_failed, *flow_jobs],
+    schedules=[schedule],
+    sensors=[run_failures],
+    resources=build_resources(),
+)

@@ -1,0 +1,50 @@
+"""Map: fill every target field of a template from a source frame.
+
+Order of precedence per field, as in Data Integrator: the field map (or value map) gives a value; a
+blank value falls back to the template default. The legal entity comes from the company mapping
+(F&O legal entity <-> Sales business unit). The result keeps the source row's index so rejections can
+point back at source records.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from p2c_assets.flows.template import FlowTemplate, _blank
+
+
+def map_rows(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.DataFrame:
+    if template.row_filter and not source.empty:
+        source = source.query(template.row_filter)
+    mapped = pd.DataFrame(index=source.index)
+    for target_field, source_column in template.fields.items():
+        mapped[target_field] = source[source_column] if source_column in source else None
+    for target_field, value_map in template.value_maps.items():
+        column = source[value_map.source] if value_map.source in source else pd.Series(None, index=source.index)
+        mapped[target_field] = value_map.apply(column)
+    for target_field, default in template.defaults.items():
+        if target_field not in mapped:
+            mapped[target_field] = default
+        else:
+            mapped[target_field] = mapped[target_field].map(lambda v, d=default: d if _blank(v) else v)
+    if template.company_field:
+        mapped[template.company_field] = _company(template, source, companies)
+    if template.transform is not None and not source.empty:
+        mapped = template.transform(source, mapped)
+    return mapped.astype(object).where(mapped.notna(), None)
+
+
+def _company(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.Series:
+    """Sales -> F&O: business unit name -> legal entity; F&O -> Sales: legal entity -> business unit."""
+    if template.target.system == "fo":
+        by_unit = {unit.casefold(): company for company, unit in companies.items()}
+        units = source[template.business_unit_column]
+        return units.map(lambda u: by_unit.get(u.casefold()) if isinstance(u, str) else None)
+    return source["dataAreaId"].map(lambda c: companies.get(c.lower()) if isinstance(c, str) else None)
+
+
+def natural_key(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
+    """One string per row ('usmf|ACC-01000-ABCDEF'), the ledger's record key."""
+    if frame.empty:
+        return pd.Series([], dtype=object, index=frame.index)
+    return frame[list(key)].astype(str).agg("|".join, axis=1)

@@ -1,0 +1,36 @@
+"""Small reads of related tables, made once per run and shared by every lookup and bind.
+
+A flow over 100,000 quote lines must not ask Dataverse for each product number: it reads
+`products(productid, productnumber)` once and maps in memory.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+class References:
+    def __init__(self, client) -> None:
+        self._client = client
+        self._frames: dict[tuple[str, tuple[str, ...]], pd.DataFrame] = {}
+
+    def frame(self, entity_set: str, columns: tuple[str, ...]) -> pd.DataFrame:
+        key = (entity_set, columns)
+        if key not in self._frames:
+            self._frames[key] = self._client.read(entity_set, select=list(columns))
+        return self._frames[key]
+
+    def mapping(self, entity_set: str, key: str, value: str) -> dict:
+        """`key` column -> `value` column, case-insensitive on string keys as Dataverse compares."""
+        frame = self.frame(entity_set, tuple(dict.fromkeys((key, value))))
+        if frame.empty:
+            return {}
+        return {_fold(k): v for k, v in zip(frame[key], frame[value])}
+
+    def values(self, entity_set: str, column: str) -> set:
+        frame = self.frame(entity_set, (column,))
+        return {_fold(v) for v in frame[column]} if not frame.empty else set()
+
+
+def _fold(value):
+    return value.casefold() if isinstance(value, str) else value

@@ -1,0 +1,171 @@
+"""One sync of one flow: map -> validate -> bind -> diff -> write -> record (DESIGN.md section 4).
+
+The engine knows neither Dagster nor HTTP details: it takes a flow template, the extracted source
+frame, a target client (the connector contract of docs/architecture.md 3) and the ledger, and returns
+a `SyncReport` that the Dagster layer turns into metadata and checks. Every row ends with exactly one
+outcome in the ledger: created, updated, unchanged, rejected (failed validation, never sent), failed
+(the target refused it), blocked (its header did not land) or parked (kept failing).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from p2c_assets.engine.binds import bind_rows
+from p2c_assets.engine.diff import compare, content_hash
+from p2c_assets.engine.ledger import Ledger, RecordOutcome
+from p2c_assets.engine.mapping import map_rows, natural_key
+from p2c_assets.engine.references import References
+from p2c_assets.engine.validate import validate
+from p2c_assets.flows.template import FlowTemplate
+from p2c_assets.schemas import BY_ENTITY_SET
+
+LANDED = {"created", "updated", "unchanged"}
+
+
+@dataclass
+class SyncReport:
+    flow: str
+    extracted: int
+    counts: Counter
+    rejected: pd.DataFrame  # key, reason
+    failed: pd.DataFrame  # key, error_code, error_message
+    by_rule: pd.DataFrame
+    sample: pd.DataFrame
+    preview: pd.DataFrame
+    requests: int
+    duration_s: float
+    dry_run: bool
+    run_id: int | None = None
+    field_diff: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def sent(self) -> int:
+        return self.counts["created"] + self.counts["updated"] + self.counts["failed"]
+
+
+def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger,
+         companies: dict[str, str], dry_run: bool = False, full: bool = False,
+         dagster_run_id: str | None = None, batch_size: int = 1000) -> SyncReport:
+    started = time.monotonic()
+    requests_before = client.stats.requests
+    references = References(client)
+    mapped = map_rows(template, source, companies)
+    keys = natural_key(mapped, template.target.key)
+    checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped)
+    payload, bind_reasons = (bind_rows(template, checked.valid, references) if template.binds
+                             else (checked.valid, pd.Series(dtype=object)))
+    reasons = pd.concat([checked.reasons, bind_reasons])
+    blocked = _blocked_rows(template, payload, ledger)
+    payload = payload.drop(index=blocked)
+
+    states = ledger.states(template.name)
+    hashes = {row: content_hash(mapped.loc[row].to_dict()) for row in mapped.index}
+    pending = [row for row in payload.index if full or not _unchanged(states.get(keys[row]), hashes[row])]
+    unchanged = [row for row in payload.index if row not in set(pending)]
+
+    outcomes: dict[int, tuple[str, str | None, str | None, str | None]] = {}
+    field_diff = pd.DataFrame()
+    if dry_run:
+        existing, field_diff = _predict(template, mapped.loc[pending], client, companies)
+        for row in pending:
+            outcomes[row] = ("updated" if keys[row].casefold() in existing else "created", None, None, None)
+    else:
+        outcomes.update(_write(template, client, payload.loc[pending], keys, batch_size))
+
+    rows: list[RecordOutcome] = []
+    company = template.company_field if template.target.system == "fo" else None
+    for row in mapped.index:
+        if row in reasons.index:
+            outcome, target_id, code, message = "rejected", None, "validation", reasons[row]
+        elif row in blocked:
+            outcome, target_id, code, message = "blocked", None, "header", "its header did not land"
+        elif row in outcomes:
+            outcome, target_id, code, message = outcomes[row]
+        else:
+            state = states.get(keys[row])
+            outcome, target_id, code, message = "unchanged", getattr(state, "target_id", None), None, None
+        rows.append(RecordOutcome(key=keys[row], legal_entity=mapped.at[row, company] if company else None,
+                                  content_hash=hashes[row], outcome=outcome, target_id=target_id,
+                                  error_code=code, error_message=message))
+    counts = Counter(r.outcome for r in rows)
+    requests = client.stats.requests - requests_before
+    run_id = None
+    if not dry_run:
+        run_id = ledger.start_run(template.name, dagster_run_id=dagster_run_id, dry_run=False)
+        ledger.record(run_id, template.name, rows)
+        status = "failed" if counts["failed"] else ("warning" if counts["rejected"] or counts["blocked"] else "success")
+        ledger.finish_run(run_id, counts=dict(counts), requests=requests, status=status)
+    failed = pd.DataFrame([{"key": r.key, "error_code": r.error_code, "error_message": r.error_message}
+                           for r in rows if r.outcome == "failed"], columns=["key", "error_code", "error_message"])
+    rejected = pd.DataFrame([{"key": r.key, "reason": r.error_message} for r in rows if r.outcome == "rejected"],
+                            columns=["key", "reason"])
+    return SyncReport(flow=template.name, extracted=len(source), counts=counts, rejected=rejected, failed=failed,
+                      by_rule=checked.by_rule, sample=checked.sample, preview=mapped.head(5), requests=requests,
+                      duration_s=time.monotonic() - started, dry_run=dry_run, run_id=run_id,
+                      field_diff=field_diff)
+
+
+def _unchanged(state, digest: str) -> bool:
+    return state is not None and state.outcome in LANDED and state.content_hash == digest and not state.parked
+
+
+def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, ledger: Ledger) -> list:
+    """Lines whose header is not landed in the ledger (failed, rejected, blocked or never written)."""
+    if template.parent is None or payload.empty:
+        return []
+    landed = {k.casefold() for k, s in ledger.states(template.parent.flow).items() if s.outcome in LANDED}
+    header_keys = payload[list(template.parent.key)].astype(str).agg("|".join, axis=1).str.casefold()
+    return list(header_keys[~header_keys.isin(landed)].index)
+
+
+def _write(template: FlowTemplate, client, payload: pd.DataFrame, keys: pd.Series, batch_size: int) -> dict:
+    if payload.empty:
+        return {}
+    records = [{k: v for k, v in row.items() if v is not None or k in template.target.key}
+               for row in payload.to_dict(orient="records")]
+    results = client.upsert_many(template.target.entity_set, records, key=list(template.target.key),
+                                 batch_size=batch_size)
+    by_key = {"|".join(map(str, r.key)).casefold(): r for r in results}
+    outcomes = {}
+    for row in payload.index:
+        result = by_key.get(keys[row].casefold())
+        if result is None:
+            outcomes[row] = ("failed", None, "missing", "the connector reported no outcome for this row")
+        else:
+            outcomes[row] = (result.status, result.target_id, result.error_code, result.error_message)
+    if template.after_create:
+        created = [dict(zip(template.target.key, r.key)) | template.after_create
+                   for r in results if r.status == "created"]
+        if created:
+            for r in client.upsert_many(template.target.entity_set, created, key=list(template.target.key),
+                                        batch_size=batch_size):
+                if r.status == "failed":
+                    row = keys[keys.str.casefold() == "|".join(map(str, r.key)).casefold()].index[0]
+                    outcomes[row] = ("failed", r.target_id, r.error_code, r.error_message)
+    return outcomes
+
+
+def target_snapshot(template: FlowTemplate, client, companies: dict[str, str]) -> pd.DataFrame:
+    """What the target holds for this flow's plain (non-bound) mapped fields."""
+    columns = [f for f in template.target_fields if f not in template.binds and "@" not in f]
+    columns = list(dict.fromkeys([*template.target.key, *columns]))
+    if template.target.system == "fo":
+        return client.read(template.target.entity_set, select=columns, cross_company=True,
+                           companies=sorted(companies))
+    return client.read(template.target.entity_set, select=columns)
+
+
+def _predict(template: FlowTemplate, pending: pd.DataFrame, client, companies) -> tuple[set, pd.DataFrame]:
+    snapshot = target_snapshot(template, client, companies)
+    key = list(template.target.key)
+    existing = set()
+    if not snapshot.empty:
+        existing = set(snapshot[key].astype(str).agg("|".join, axis=1).str.casefold())
+    fields = [f for f in template.target_fields if f not in template.binds]
+    diff = compare(pending, snapshot, template.target.key, fields)
+    return existing, diff

@@ -1,0 +1,71 @@
+"""Sales Invoices (Fin and Ops to Sales) - Direct: posted F&O invoices appear in Sales.
+
+p2c-spec.md 4.6. The source entity only holds invoices of externally maintained customers. An
+invoice names its sales order; when it lands, the Sales side sets that order to Invoiced. The price
+list comes from a value map on currency (USD -> "CRM Service USA (sample)"), the unit from the
+SalesUnitSymbol value map. Invoices are created in F&O only, so this direction is one way.
+"""
+
+from p2c_assets.flows.orders import DOCUMENT_BINDS, LINE_BINDS, PRICE_LISTS
+from p2c_assets.flows.products import UNITS
+from p2c_assets.flows.template import Bind, FlowTemplate, HeaderJoin, Parent, Source, Target, ValueMap
+
+INVOICES = FlowTemplate(
+    name="invoices",
+    title="Sales Invoices (Fin and Ops to Sales) - Direct: SalesInvoiceHeader",
+    source=Source(
+        system="fo",
+        entity_set="ExternallyMaintainedCustomerSalesInvoiceHeaders",
+        key=("InvoiceNumber",),
+        select=("dataAreaId", "InvoiceNumber", "InvoiceDate", "LedgerVoucher", "SalesOrderNumber",
+                "InvoiceCustomerAccountNumber", "CurrencyCode", "TotalInvoiceAmount", "TotalTaxAmount",
+                "TotalDiscountAmount", "TotalChargeAmount", "InvoiceHeaderTaxAmount",
+                "CustomersOrderReference"),
+        filter="SalesOrderNumber ne ''",
+    ),
+    target=Target(system="sales", entity_set="invoices", key=("invoicenumber",)),
+    fields={
+        "invoicenumber": "InvoiceNumber",
+        "name": "InvoiceNumber",
+        "msdynce_invoicedate": "InvoiceDate",
+        "salesorderid": "SalesOrderNumber",
+        "customerid": "InvoiceCustomerAccountNumber",
+        "transactioncurrencyid": "CurrencyCode",
+        "msdynce_misctax": "InvoiceHeaderTaxAmount",
+    },
+    value_maps={"pricelevelid": ValueMap("CurrencyCode", PRICE_LISTS)},
+    defaults={"msdynce_ismaintainedexternally": True, "ispricelocked": False},
+    binds={**DOCUMENT_BINDS, "salesorderid": Bind("salesorders", by="ordernumber")},
+    company_field="owningbusinessunit",
+)
+
+INVOICE_LINES = FlowTemplate(
+    name="invoice_lines",
+    title="Sales Invoices (Fin and Ops to Sales) - Direct: SalesInvoiceLine",
+    source=Source(
+        system="fo",
+        entity_set="ExternallyMaintainedCustomerSalesInvoiceLines",
+        key=("InvoiceNumber", "LineCreationSequenceNumber"),
+        select=("dataAreaId", "InvoiceNumber", "InvoiceDate", "LineCreationSequenceNumber",
+                "ProductNumber", "ProductDescription", "InvoicedQuantity", "SalesPrice",
+                "SalesUnitSymbol", "LineAmount", "LineTotalDiscountAmount", "LineTotalTaxAmount"),
+        header=HeaderJoin(on=(("dataAreaId", "dataAreaId"), ("InvoiceNumber", "InvoiceNumber"))),
+    ),
+    target=Target(system="sales", entity_set="invoicedetails",
+                  key=("msdynce_invoicenumber", "sequencenumber")),
+    fields={
+        "msdynce_invoicenumber": "InvoiceNumber",
+        "msdynce_invoicedate": "InvoiceDate",
+        "sequencenumber": "LineCreationSequenceNumber",
+        "invoiceid": "InvoiceNumber",
+        "productid": "ProductNumber",
+        "quantity": "InvoicedQuantity",
+        "priceperunit": "SalesPrice",
+        "manualdiscountamount": "LineTotalDiscountAmount",
+        "tax": "LineTotalTaxAmount",
+    },
+    value_maps={"uomid": ValueMap("SalesUnitSymbol", UNITS)},
+    defaults={"ispriceoverridden": True, "msdynce_ismaintainedexternally": True},
+    binds={"invoiceid": Bind("invoices", by="invoicenumber"), **LINE_BINDS},
+    parent=Parent(flow="invoices", key=("msdynce_invoicenumber",)),
+)

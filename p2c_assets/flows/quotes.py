@@ -1,0 +1,105 @@
+"""Sales Quotes (Sales to Fin and Ops) - Direct: active quotes become F&O sales quotations.
+
+p2c-spec.md 4.4. Only activated quotes whose products are all externally maintained (no write-in
+products) are sent; the quote number is the quotation number in F&O. The delivery country is
+value-mapped with blank -> US. Lines carry the quote number and the line sequence number; the Sales
+line discount is divided by quantity into the F&O per-unit line discount and the rounding residue
+goes to the line's charges, so that F&O's total equals Sales' to the cent (4.5, Line item method).
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+
+from p2c_assets.flows.accounts import BUSINESS_UNIT, COUNTRY, CURRENCY
+from p2c_assets.flows.products import UNITS
+from p2c_assets.flows.template import (FlowTemplate, HeaderJoin, Lookup, Parent, Source, Target,
+                                       ValueMap)
+
+CUSTOMER = Lookup("_customerid_value", "customer_number",
+                  (("accounts", "accountid", "accountnumber"),
+                   ("contacts", "contactid", "msdynce_contactnumber")))
+
+QUOTES = FlowTemplate(
+    name="quotes",
+    title="Sales Quotes (Sales to Fin and Ops) - Direct: QuoteHeader",
+    source=Source(
+        system="sales",
+        entity_set="quotes",
+        key=("quotenumber",),
+        select=("quoteid", "quotenumber", "name", "requestdeliveryby", "shipto_line1", "shipto_city",
+                "shipto_stateorprovince", "shipto_postalcode", "shipto_country",
+                "_customerid_value", "_transactioncurrencyid_value", "_owningbusinessunit_value",
+                "msdynce_hasexternallymaintainedproductsonly", "modifiedon"),
+        filter="statecode eq 1 and msdynce_hasexternallymaintainedproductsonly eq true",
+        lookups=(CUSTOMER, CURRENCY, BUSINESS_UNIT),
+    ),
+    target=Target(system="fo", entity_set="CDSSalesQuotationHeaders",
+                  key=("dataAreaId", "SalesQuotationNumber")),
+    fields={
+        "SalesQuotationNumber": "quotenumber",
+        "SalesQuotationName": "name",
+        "RequestingCustomerAccountNumber": "customer_number",
+        "InvoiceCustomerAccountNumber": "customer_number",
+        "CurrencyCode": "currency",
+        "RequestedShippingDate": "requestdeliveryby",
+        "DeliveryAddressStreet": "shipto_line1",
+        "DeliveryAddressCity": "shipto_city",
+        "DeliveryAddressState": "shipto_stateorprovince",
+        "DeliveryAddressZipCode": "shipto_postalcode",
+    },
+    value_maps={"DeliveryAddressCountryRegionISOCode": ValueMap("shipto_country", COUNTRY)},
+    defaults={"SalesQuotationStatus": "Created", "LanguageId": "en-us"},
+    company_field="dataAreaId",
+    business_unit_column="business_unit",
+)
+
+
+def split_line_discount(source: pd.DataFrame, mapped: pd.DataFrame) -> pd.DataFrame:
+    """Sales line discount -> F&O per-unit discount + residue in charges (qty 3, $10 -> 3.33, -0.01)."""
+    cent = Decimal("0.01")
+    per_unit, residue = [], []
+    for quantity, discount in zip(source["quantity"], source["manualdiscountamount"]):
+        qty = Decimal(str(quantity or 0))
+        total = Decimal(str(discount or 0)).quantize(cent)
+        unit = (total / qty).quantize(cent, ROUND_HALF_UP) if qty else Decimal(0)
+        per_unit.append(float(unit))
+        residue.append(float((unit * qty - total).quantize(cent)))
+    return mapped.assign(LineDiscountAmount=per_unit, TotalChargesAmount=residue)
+
+
+QUOTE_LINES = FlowTemplate(
+    name="quote_lines",
+    title="Sales Quotes (Sales to Fin and Ops) - Direct: QuoteLine",
+    source=Source(
+        system="sales",
+        entity_set="quotedetails",
+        key=("quotenumber", "sequencenumber"),
+        select=("quotedetailid", "_quoteid_value", "_productid_value", "_uomid_value", "quantity",
+                "priceperunit", "manualdiscountamount", "productdescription", "sequencenumber",
+                "requestdeliveryby", "modifiedon"),
+        lookups=(
+            Lookup("_productid_value", "product_number", (("products", "productid", "productnumber"),)),
+            Lookup("_uomid_value", "unit_name", (("uoms", "uomid", "name"),)),
+        ),
+        header=HeaderJoin(on=(("_quoteid_value", "quoteid"),),
+                          carry=("quotenumber", "business_unit", "currency")),
+    ),
+    target=Target(system="fo", entity_set="CDSSalesQuotationLines",
+                  key=("dataAreaId", "SalesQuotationNumber", "LineCreationSequenceNumber")),
+    fields={
+        "SalesQuotationNumber": "quotenumber",
+        "LineCreationSequenceNumber": "sequencenumber",
+        "ProductNumber": "product_number",
+        "LineDescription": "productdescription",
+        "RequestedSalesQuantity": "quantity",
+        "SalesPrice": "priceperunit",
+        "RequestedShippingDate": "requestdeliveryby",
+        "CurrencyCode": "currency",
+    },
+    value_maps={"SalesUnitSymbol": ValueMap("unit_name", {v: k for k, v in UNITS.items()})},
+    company_field="dataAreaId",
+    business_unit_column="business_unit",
+    transform=split_line_discount,
+    parent=Parent(flow="quotes", key=("dataAreaId", "SalesQuotationNumber")),
+)
