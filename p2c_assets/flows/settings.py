@@ -56,7 +56,8 @@ def parse(raw: dict, source: str = "config") -> Settings:
     unknown = set(raw) - {"companies", "flows"}
     if unknown:
         raise TemplateConfigError(f"{source}: unknown section(s) {sorted(unknown)}; use 'companies' and 'flows'")
-    companies = {str(k).lower(): str(v) for k, v in (raw.get("companies") or DEFAULT_COMPANIES).items()}
+    given = raw["companies"] if "companies" in raw else DEFAULT_COMPANIES
+    companies = {str(k).lower(): str(v) for k, v in (given or {}).items()}
     if not companies:
         raise TemplateConfigError(f"{source}: DIPV1016 no organization mapping (companies is empty)")
     templates = dict(TEMPLATES)

@@ -1,0 +1,29 @@
+# Two commands a new user needs: `make demo` and `make test`. Both install into .venv from the lock file.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install  ## sandbox + seed + prospect_to_cash end to end, with a summary
+	$(BIN)/p2c demo
+
+test: install  ## the test suite (starts its own sandbox and PostgreSQL)
+	$(BIN)/python -m pytest -q
+
+ui: install  ## sandbox in the background + the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/p2c-sandbox serve --data .sandbox & echo $$! > .sandbox.pid; \
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} $(BIN)/dagster dev -w workspace.yaml; \
+	kill $$(cat .sandbox.pid); rm -f .sandbox.pid
+
+lock:  ## re-pin dependencies after editing pyproject.toml
+	$(BIN)/pip install --quiet uv && $(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+.PHONY: install demo test ui lock

@@ -1,0 +1,140 @@
+"""`p2c`: run the Prospect-to-cash job, see its history, retry parked rows, and the one-command demo.
+
+`p2c run` executes the `prospect_to_cash` job in-process against the configured services (the sandbox
+when nothing is set) and prints what each flow did. With DAGSTER_HOME set the runs are kept and show
+in `dagster dev`. `p2c demo` starts the bundled sandbox, seeds it, runs the job, lets the simulated
+business users work, runs it again and prints both summaries.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import requests
+
+from p2c_assets.connectors.resources import SANDBOX_DATAVERSE_URL, SANDBOX_FINOPS_URL
+
+
+@click.group()
+def main() -> None:
+    """Prospect-to-cash between Dynamics 365 Sales and Finance and Operations."""
+
+
+@main.command()
+@click.option("--job", default="prospect_to_cash", show_default=True, help="Job to run (e.g. quotes_flow).")
+@click.option("--dry-run", is_flag=True, help="Compute what would be written; write nothing.")
+@click.option("--full-resync", is_flag=True, help="Write every valid row, even unchanged ones.")
+def run(job: str, dry_run: bool, full_resync: bool) -> None:
+    """Run a job now and print a summary per flow."""
+    ok = run_job(job, dry_run=dry_run, full_resync=full_resync)
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.option("--flow", default=None, help="Only this flow.")
+@click.option("--run", "run_id", type=int, default=None, help="Show the errors of one ledger run.")
+@click.option("--limit", default=20, show_default=True)
+def history(flow: str | None, run_id: int | None, limit: int) -> None:
+    """Past sync runs with counts per flow, or the record errors of one run."""
+    from p2c_assets import history as history_text
+    from p2c_assets.engine.ledger import Ledger
+
+    ledger = Ledger.from_env()
+    ledger.upgrade()
+    if run_id is not None:
+        click.echo(history_text.format_run_errors(ledger, run_id))
+    else:
+        click.echo(history_text.format_history(ledger, flow=flow, limit=limit))
+
+
+@main.command()
+@click.option("--flow", default=None, help="Only this flow.")
+def unpark(flow: str | None) -> None:
+    """Give parked rows (failed too often) new attempts; then run the `retry_failed` job or wait."""
+    from p2c_assets.engine.ledger import Ledger
+
+    ledger = Ledger.from_env()
+    ledger.upgrade()
+    click.echo(f"{ledger.unpark(flow)} parked row(s) will be retried on the next run")
+
+
+@main.command()
+@click.option("--data", default=".sandbox", show_default=True, help="Sandbox data folder.")
+@click.option("--scale", default=200, show_default=True, help="Accounts to seed.")
+def demo(data: str, scale: int) -> None:
+    """Start the sandbox, seed it, sync, simulate a business day, sync again."""
+    os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(exist_ok=True)
+    fresh = not Path(data, "dataverse.db").exists()
+    server = subprocess.Popen([sys.executable, "-m", "p2c_sandbox.cli", "serve", "--data", data])
+    try:
+        _wait_healthy()
+        if fresh:
+            subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", data, "--scale", str(scale)],
+                           check=True)
+        click.echo("\n== first sync: accounts, contacts and products ==")
+        first = run_job("prospect_to_cash")
+        subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "simulate", "--data", data, "--steps", "1",
+                        "--dataverse-url", SANDBOX_DATAVERSE_URL, "--finops-url", SANDBOX_FINOPS_URL], check=True)
+        click.echo("\n== second sync: quotes, orders and invoices made by the simulated users ==")
+        second = run_job("prospect_to_cash")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    click.echo(f"\nRun history is in {os.environ['DAGSTER_HOME']}. Open the UI with `make ui` "
+               "(sandbox + dagster dev on http://127.0.0.1:3000).")
+    sys.exit(0 if first and second else 1)
+
+
+def _wait_healthy(timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{SANDBOX_DATAVERSE_URL}/_sandbox/health", timeout=1).ok and \
+                    requests.get(f"{SANDBOX_FINOPS_URL}/_sandbox/health", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise click.ClickException("the sandbox did not start; is another process using ports 8801/8802?")
+
+
+def run_job(job: str, *, dry_run: bool = False, full_resync: bool = False) -> bool:
+    """Execute a job in-process, print one line per target asset and its failed checks; True when green."""
+    import dagster as dg
+
+    from p2c_assets.defs.assets import TARGETS
+    from p2c_assets.definitions import defs
+
+    config = {"dry_run": dry_run, "full_resync": full_resync}
+    ops = {f"{t.system}__{t.name}": {"config": config} for t in TARGETS}
+    job_def = defs.resolve_job_def(job)
+    selected = {n for n in job_def.graph.node_names()}
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    result = job_def.execute_in_process(run_config={"ops": {k: v for k, v in ops.items() if k in selected}},
+                                        instance=instance, raise_on_error=False)
+    click.echo(f"{'asset':<22}{'extracted':>10}{'created':>9}{'updated':>9}{'unchanged':>10}"
+               f"{'rejected':>9}{'failed':>8}{'blocked':>8}{'requests':>9}")
+    for event in result.get_asset_materialization_events():
+        mat = event.asset_materialization
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        if "rows_created" not in meta:
+            continue
+        click.echo(f"{mat.asset_key.to_user_string():<22}{meta['rows_extracted']:>10}{meta['rows_created']:>9}"
+                   f"{meta['rows_updated']:>9}{meta['rows_unchanged']:>10}{meta['rows_rejected']:>9}"
+                   f"{meta['rows_failed']:>8}{meta['rows_blocked']:>8}{meta['http_requests']:>9}")
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    for check in failed_checks:
+        click.echo(f"check failed: {check.asset_key.to_user_string()} {check.check_name} "
+                   f"({check.severity.value}): {check.description or ''}")
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            click.echo(f"step failed: {event.step_key}: {event.event_specific_data.error.message.strip()[:500]}")
+    click.echo(f"{job}: {'success' if result.success and not failed_checks else 'needs attention'} "
+               f"(run {result.run_id})")
+    return result.success and not failed_checks

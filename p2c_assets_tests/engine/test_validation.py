@@ -1,0 +1,26 @@
+"""Rejections name the record and the field, and only bad rows are held back."""
+
+import pandas as pd
+
+from p2c_assets.engine.mapping import map_rows, natural_key
+from p2c_assets.engine.validate import validate
+from p2c_assets.flows import TEMPLATES
+from p2c_assets.schemas import BY_ENTITY_SET
+
+
+def test_bad_rows_are_rejected_with_field_and_reason_and_the_rest_pass():
+    source = pd.DataFrame({
+        "accountnumber": ["ACC-1", None, "ACC-3", "ACC-4"],
+        "name": ["Fine Ltd", "No Number Inc", "N" * 130, "Nowhere GmbH"],
+        "currency": ["USD", "USD", "USD", "USD"],
+        "business_unit": ["USMF Sales", "USMF Sales", "USMF Sales", "Unknown Unit"],
+    })
+    mapped = map_rows(TEMPLATES["accounts"], source, {"usmf": "USMF Sales"})
+    checked = validate(BY_ENTITY_SET["CustomersV3"], mapped)
+    keys = natural_key(mapped, ("dataAreaId", "CustomerAccount"))
+    reasons = {keys[i]: text for i, text in checked.reasons.items()}
+    assert list(checked.valid["CustomerAccount"]) == ["ACC-1"]
+    assert "CustomerAccount is required" in reasons["usmf|None"]
+    assert "OrganizationName at most 100 characters" in reasons["usmf|ACC-3"]
+    assert "dataAreaId is required" in reasons["None|ACC-4"]
+    assert set(checked.by_rule["column"]) >= {"CustomerAccount", "OrganizationName", "dataAreaId"}

@@ -1,0 +1,67 @@
+"""Flow templates and their overrides file: what an admin customising a template sees."""
+
+import pandas as pd
+import pytest
+
+from p2c_assets.engine.mapping import map_rows
+from p2c_assets.flows import TEMPLATES
+from p2c_assets.flows.quotes import split_line_discount
+from p2c_assets.flows.settings import TemplateConfigError, load_settings, parse
+
+
+def test_override_changes_default_and_value_map(tmp_path):
+    config = tmp_path / "p2c_flows.yaml"
+    config.write_text("companies: {usmf: USMF Sales}\n"
+                      "flows:\n  accounts:\n    defaults: {CustomerGroupId: '20'}\n"
+                      "    value_maps:\n      DeliveryAddressCountryRegionISOCode: {'': CA, Germany: DE}\n")
+    settings = load_settings(config)
+    accounts = settings.templates["accounts"]
+    assert accounts.defaults["CustomerGroupId"] == "20"
+    assert settings.companies == {"usmf": "USMF Sales"}
+    source = pd.DataFrame({"accountnumber": ["ACC-1", "ACC-2"], "name": ["A", "B"], "address1_country": [None, "Germany"],
+                           "business_unit": ["USMF Sales", "USMF Sales"], "currency": ["USD", "USD"]})
+    mapped = map_rows(accounts, source, settings.companies)
+    assert list(mapped["DeliveryAddressCountryRegionISOCode"]) == ["CA", "DE"]
+    assert set(mapped["CustomerGroupId"]) == {"20"}
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"flows": {"acounts": {}}}, "unknown flow 'acounts'"),
+    ({"flows": {"accounts": {"defaults": {"CustomerGroup": "10"}}}}, "DIPV1025 default field 'CustomerGroup'"),
+    ({"flows": {"accounts": {"fields": {}}}}, "cannot override ['fields']"),
+    ({"companies": {}}, "DIPV1016"),
+])
+def test_wrong_override_is_rejected_at_load(raw, message):
+    with pytest.raises(TemplateConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse(raw)
+
+
+def test_duplicate_value_map_entry_is_rejected(tmp_path):
+    config = tmp_path / "flows.yaml"
+    config.write_text("flows:\n  accounts:\n    value_maps:\n"
+                      "      DeliveryAddressCountryRegionISOCode: {Germany: DE, Germany: DEU}\n")
+    with pytest.raises(TemplateConfigError, match="DIPV1029 duplicate entry 'Germany' at line 4"):
+        load_settings(config)
+
+
+def test_line_discount_is_split_per_unit_with_residue_in_charges():
+    source = pd.DataFrame({"quantity": [3, 2], "manualdiscountamount": [10.0, 5.0]})
+    mapped = split_line_discount(source, pd.DataFrame(index=source.index))
+    assert list(mapped["LineDiscountAmount"]) == [3.33, 2.5]
+    assert list(mapped["TotalChargesAmount"]) == [-0.01, 0.0]
+
+
+def test_contacts_route_to_customers_or_contact_persons():
+    contacts = pd.DataFrame({
+        "msdynce_contactnumber": ["CON-1", "CON-2", "CON-3"], "firstname": ["A", "B", "C"],
+        "lastname": ["X", "Y", "Z"], "fullname": ["A X", "B Y", "C Z"],
+        "msdynce_isactivecustomer": [True, False, False], "msdynce_iscompanyanaccount": [True, True, False],
+        "company_account": ["ACC-1", "ACC-1", None], "business_unit": ["USMF Sales"] * 3, "currency": ["USD"] * 3,
+    })
+    companies = {"usmf": "USMF Sales"}
+    customers = map_rows(TEMPLATES["contact_customers"], contacts, companies)
+    persons = map_rows(TEMPLATES["contacts"], contacts, companies)
+    assert list(customers["CustomerAccount"]) == ["CON-1"]
+    assert customers.iloc[0]["PartyType"] == "Person"
+    assert list(persons["ContactPersonId"]) == ["CON-2"]
+    assert persons.iloc[0]["CustomerAccount"] == "ACC-1"
