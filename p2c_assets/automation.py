@@ -13,7 +13,7 @@ import os
 import dagster as dg
 import requests
 
-from p2c_assets.defs.assets import SOURCES, TARGETS, key
+from p2c_assets.defs.assets import RETRY_PARKED_TAG, SOURCES, TARGETS, key
 
 FLOW_ASSETS = {
     "accounts": ["sales/accounts", "sales/contacts", "fo/customers", "fo/contacts"],
@@ -32,8 +32,9 @@ flow_jobs = [
     for flow, keys in FLOW_ASSETS.items()
 ]
 retry_failed = dg.define_asset_job(
-    "retry_failed", selection=dg.AssetSelection.assets(*ALL_KEYS),
-    description="Re-run every flow after `p2c unpark`; failed and blocked rows are retried on any run.")
+    "retry_failed", selection=dg.AssetSelection.assets(*ALL_KEYS), tags={RETRY_PARKED_TAG: "true"},
+    description="Every flow, with parked rows (failed too often) given new attempts. Failed and blocked "
+                "rows below the attempt limit are retried by any run.")
 
 schedule = dg.ScheduleDefinition(
     name="prospect_to_cash_schedule", job=prospect_to_cash,

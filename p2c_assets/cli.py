@@ -17,7 +17,9 @@ from pathlib import Path
 import click
 import requests
 
-from p2c_assets.connectors.resources import SANDBOX_DATAVERSE_URL, SANDBOX_FINOPS_URL
+from p2c_assets.connectors.resources import SANDBOX
+
+SANDBOX_DATAVERSE_URL, SANDBOX_FINOPS_URL = SANDBOX["DATAVERSE_URL"], SANDBOX["FINOPS_URL"]
 
 
 @click.group()
@@ -105,36 +107,12 @@ def _wait_healthy(timeout_s: float = 30) -> None:
 
 
 def run_job(job: str, *, dry_run: bool = False, full_resync: bool = False) -> bool:
-    """Execute a job in-process, print one line per target asset and its failed checks; True when green."""
+    """Execute a job in-process on the Dagster instance (DAGSTER_HOME) and print its summary."""
     import dagster as dg
 
-    from p2c_assets.defs.assets import TARGETS
-    from p2c_assets.definitions import defs
+    from p2c_assets.execution import execute, failed_checks, summary
 
-    config = {"dry_run": dry_run, "full_resync": full_resync}
-    ops = {f"{t.system}__{t.name}": {"config": config} for t in TARGETS}
-    job_def = defs.resolve_job_def(job)
-    selected = {n for n in job_def.graph.node_names()}
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    result = job_def.execute_in_process(run_config={"ops": {k: v for k, v in ops.items() if k in selected}},
-                                        instance=instance, raise_on_error=False)
-    click.echo(f"{'asset':<22}{'extracted':>10}{'created':>9}{'updated':>9}{'unchanged':>10}"
-               f"{'rejected':>9}{'failed':>8}{'blocked':>8}{'requests':>9}")
-    for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
-        meta = {k: v.value for k, v in mat.metadata.items()}
-        if "rows_created" not in meta:
-            continue
-        click.echo(f"{mat.asset_key.to_user_string():<22}{meta['rows_extracted']:>10}{meta['rows_created']:>9}"
-                   f"{meta['rows_updated']:>9}{meta['rows_unchanged']:>10}{meta['rows_rejected']:>9}"
-                   f"{meta['rows_failed']:>8}{meta['rows_blocked']:>8}{meta['http_requests']:>9}")
-    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    for check in failed_checks:
-        click.echo(f"check failed: {check.asset_key.to_user_string()} {check.check_name} "
-                   f"({check.severity.value}): {check.description or ''}")
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            click.echo(f"step failed: {event.step_key}: {event.event_specific_data.error.message.strip()[:500]}")
-    click.echo(f"{job}: {'success' if result.success and not failed_checks else 'needs attention'} "
-               f"(run {result.run_id})")
-    return result.success and not failed_checks
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    result = execute(job, instance=instance, dry_run=dry_run, full_resync=full_resync)
+    click.echo(summary(result))
+    return result.success and not failed_checks(result)

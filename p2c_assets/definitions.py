@@ -8,13 +8,18 @@ from p2c_assets.defs.checks import CHECKS
 from p2c_assets.defs.resources import build_resources
 from p2c_assets.flows.settings import load_settings
 
-load_settings()  # a wrong overrides file fails here, at load time, with its DIPV code
 
-defs = dg.Definitions(
-    assets=[*SOURCE_ASSETS, *TARGET_ASSETS],
-    asset_checks=CHECKS,
-    jobs=[prospect_to_cash, retry_failed, *flow_jobs],
-    schedules=[schedule],
-    sensors=[run_failures],
-    resources=build_resources(),
-)
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    """The whole project; tests pass their own resources (a sandbox on other ports, a temp ledger)."""
+    load_settings()  # a wrong overrides file fails here, at load time, with its DIPV code
+    return dg.Definitions(
+        assets=[*SOURCE_ASSETS, *TARGET_ASSETS],
+        asset_checks=CHECKS,
+        jobs=[prospect_to_cash, retry_failed, *flow_jobs],
+        schedules=[schedule],
+        sensors=[run_failures],
+        resources=resources or build_resources(),
+    )
+
+
+defs = build_definitions()

@@ -24,6 +24,7 @@ OWNERS = ["team:integration"]
 GROUPS = {"sales": "sales", "fo": "fo"}
 KINDS = {"sales": {"dataverse", "pandas"}, "fo": {"finops", "pandas"}}
 POOLS = {"sales": "dataverse_api", "fo": "finops_api"}
+RETRY_PARKED_TAG = "p2c/retry_parked"  # runs with this tag give parked rows new attempts first
 
 
 def key(system: str, name: str) -> dg.AssetKey:
@@ -145,6 +146,8 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
         client = _client(spec.system, dataverse, finops)
         reports = []
         for flow, source_name in spec.flows.items():
+            if context.run.tags.get(RETRY_PARKED_TAG) == "true" and not config.dry_run:
+                context.log.info(f"{flow}: {ledger.get().unpark(flow)} parked rows unparked")
             report = sync(settings.templates[flow], frames[source_name], client=client, ledger=ledger.get(),
                           companies=settings.companies, dry_run=config.dry_run, full=config.full_resync,
                           dagster_run_id=context.run_id)

@@ -16,7 +16,7 @@ import pandera.pandas as pa
 
 from p2c_assets.engine.validate import validate
 
-OUTCOMES = ("created", "updated", "unchanged", "rejected", "failed", "blocked")
+OUTCOMES = ("created", "updated", "unchanged", "rejected", "failed", "blocked", "parked")
 
 
 def table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
@@ -65,12 +65,14 @@ def target_checks(reports, asset_key: dg.AssetKey, max_share: float) -> list[dg.
         problems.append(f"{counts['failed']} rows failed on the target")
     if counts["blocked"]:
         problems.append(f"{counts['blocked']} lines blocked by their header")
+    if counts["parked"]:
+        problems.append(f"{counts['parked']} rows parked after repeated failures (retry_failed job or p2c unpark)")
     if stalled:
         problems.append(f"{pending} rows were pending and nothing moved")
     landed = dg.AssetCheckResult(
         asset_key=asset_key, check_name="writes_landed", passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR, description="; ".join(problems) or None,
-        metadata={"failed": counts["failed"], "blocked": counts["blocked"], "failed_sample": table(failed)},
+        metadata={"failed": counts["failed"], "blocked": counts["blocked"], "parked": counts["parked"], "failed_sample": table(failed)},
     )
     return [valid, landed]
 

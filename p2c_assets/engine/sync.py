@@ -64,9 +64,10 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
     payload = payload.drop(index=blocked)
 
     states = ledger.states(template.name)
-    hashes = {row: content_hash(mapped.loc[row].to_dict()) for row in mapped.index}
-    pending = [row for row in payload.index if full or not _unchanged(states.get(keys[row]), hashes[row])]
-    unchanged = [row for row in payload.index if row not in set(pending)]
+    hashes = dict(zip(mapped.index, map(content_hash, mapped.to_dict(orient="records"))))
+    parked = {row for row in payload.index if not full and _parked(states.get(keys[row]), hashes[row])}
+    pending = [row for row in payload.index
+               if row not in parked and (full or not _unchanged(states.get(keys[row]), hashes[row]))]
 
     outcomes: dict[int, tuple[str, str | None, str | None, str | None]] = {}
     field_diff = pd.DataFrame()
@@ -84,6 +85,8 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
             outcome, target_id, code, message = "rejected", None, "validation", reasons[row]
         elif row in blocked:
             outcome, target_id, code, message = "blocked", None, "header", "its header did not land"
+        elif row in parked:
+            continue  # stays parked in the ledger until `p2c unpark` or the source changes
         elif row in outcomes:
             outcome, target_id, code, message = outcomes[row]
         else:
@@ -93,6 +96,7 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
                                   content_hash=hashes[row], outcome=outcome, target_id=target_id,
                                   error_code=code, error_message=message))
     counts = Counter(r.outcome for r in rows)
+    counts["parked"] = len(parked)
     requests = client.stats.requests - requests_before
     run_id = None
     if not dry_run:
@@ -111,7 +115,12 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
 
 
 def _unchanged(state, digest: str) -> bool:
-    return state is not None and state.outcome in LANDED and state.content_hash == digest and not state.parked
+    return state is not None and state.outcome in LANDED and state.content_hash == digest
+
+
+def _parked(state, digest: str) -> bool:
+    """Kept failing past max_attempts and not changed at the source since: wait for an unpark."""
+    return state is not None and state.parked and state.content_hash == digest
 
 
 def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, ledger: Ledger) -> list:
@@ -126,8 +135,8 @@ def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, ledger: Ledger)
 def _write(template: FlowTemplate, client, payload: pd.DataFrame, keys: pd.Series, batch_size: int) -> dict:
     if payload.empty:
         return {}
-    records = [{k: v for k, v in row.items() if v is not None or k in template.target.key}
-               for row in payload.to_dict(orient="records")]
+    # None is left out rather than sent: a sync never blanks a field the target already has
+    records = [{k: _whole(v) for k, v in row.items() if v is not None} for row in payload.to_dict(orient="records")]
     results = client.upsert_many(template.target.entity_set, records, key=list(template.target.key),
                                  batch_size=batch_size)
     by_key = {"|".join(map(str, r.key)).casefold(): r for r in results}
@@ -148,6 +157,11 @@ def _write(template: FlowTemplate, client, payload: pd.DataFrame, keys: pd.Serie
                     row = keys[keys.str.casefold() == "|".join(map(str, r.key)).casefold()].index[0]
                     outcomes[row] = ("failed", r.target_id, r.error_code, r.error_message)
     return outcomes
+
+
+def _whole(value):
+    """1.0 -> 1: pandas turns integer columns with gaps into floats, keys and sequence numbers must not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def target_snapshot(template: FlowTemplate, client, companies: dict[str, str]) -> pd.DataFrame:

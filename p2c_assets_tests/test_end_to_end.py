@@ -1,0 +1,170 @@
+"""End to end: seed the sandbox, run prospect_to_cash, let the business users work, run it again, and
+read both services back to check each flow's documented rules on concrete records.
+"""
+
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
+from p2c_assets_tests.conftest import running_sandbox
+from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("company")
+    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "40",
+                    "--seed", "7"], check=True)
+    with running_sandbox(data_dir) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def clients(company):
+    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
+    return DataverseClient(company.dataverse_url, creds), FinOpsClient(company.finops_url, creds)
+
+
+@pytest.fixture(scope="module")
+def first_run(company, tmp_path_factory):
+    resources = sandbox_resources(company, tmp_path_factory.mktemp("state") / "state.db")
+    return resources, run_prospect_to_cash(resources)
+
+
+@pytest.fixture(scope="module")
+def second_run(company, first_run):
+    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "simulate", "--data", str(company.data_dir),
+                    "--steps", "2", "--dataverse-url", company.dataverse_url, "--finops-url", company.finops_url],
+                   check=True)
+    resources, _ = first_run
+    return run_prospect_to_cash(resources)
+
+
+def _all_checks_passed(result: dg.ExecuteInProcessResult) -> None:
+    failed = [(e.asset_key.to_user_string(), e.check_name, e.description)
+              for e in result.get_asset_check_evaluations() if not e.passed]
+    assert result.success
+    assert failed == []
+
+
+def test_first_run_is_green(first_run):
+    _all_checks_passed(first_run[1])
+
+
+def test_accounts_become_externally_maintained_customers_with_template_defaults(first_run, clients):
+    dv, fo = clients
+    accounts = dv.read("accounts", select=["accountnumber", "name", "_owningbusinessunit_value"], filter="statecode eq 0")
+    customers = fo.read("CustomersV3", cross_company=True, companies=["usmf", "demf"],
+                        select=["dataAreaId", "CustomerAccount", "OrganizationName", "CustomerGroupId", "SiteId",
+                                "WarehouseId", "LanguageId", "IsExternallyMaintained", "PartyType"])
+    synced = customers[customers["CustomerAccount"].isin(accounts["accountnumber"])]
+    assert len(synced) == len(accounts)
+    first = accounts.iloc[0]
+    row = synced[synced["CustomerAccount"] == first["accountnumber"]].iloc[0]
+    assert row["OrganizationName"] == first["name"]
+    assert (row["CustomerGroupId"], row["SiteId"], row["WarehouseId"], row["LanguageId"]) == ("10", "1", "13", "en-us")
+    assert set(synced["IsExternallyMaintained"]) == {"Yes"}
+    assert set(synced["PartyType"]) == {"Organization"}
+    assert set(synced["dataAreaId"]) == {"usmf", "demf"}
+
+
+def test_contacts_are_routed_by_active_customer_flag(first_run, clients):
+    dv, fo = clients
+    contacts = dv.read("contacts", select=["msdynce_contactnumber", "msdynce_isactivecustomer",
+                                           "msdynce_iscompanyanaccount"], filter="statecode eq 0")
+    customers = set(fo.read("CustomersV3", cross_company=True, select=["CustomerAccount"])["CustomerAccount"])
+    persons = set(fo.read("ContactPersons", cross_company=True, select=["ContactPersonId"])["ContactPersonId"])
+    active = contacts[contacts["msdynce_isactivecustomer"] == True]  # noqa: E712
+    of_account = contacts[(contacts["msdynce_isactivecustomer"] != True) & (contacts["msdynce_iscompanyanaccount"] == True)]  # noqa: E712
+    loose = contacts[(contacts["msdynce_isactivecustomer"] != True) & (contacts["msdynce_iscompanyanaccount"] != True)]  # noqa: E712
+    assert len(active) and len(of_account) and len(loose)
+    assert set(active["msdynce_contactnumber"]) <= customers
+    assert set(of_account["msdynce_contactnumber"]) <= persons
+    assert not set(loose["msdynce_contactnumber"]) & (customers | persons)
+
+
+def test_sellable_products_arrive_active_externally_maintained_on_their_currency_price_list(first_run, clients):
+    dv, fo = clients
+    sellable = fo.read("SellableReleasedProducts", select=["ProductNumber", "SalesPrice", "CurrencyCode"])
+    products = dv.read("products", select=["productid", "productnumber", "price", "statecode",
+                                           "msdynce_ismaintainedexternally"],
+                       filter="msdynce_ismaintainedexternally eq true")
+    assert set(sellable["ProductNumber"]) <= set(products["productnumber"])
+    assert set(products["statecode"]) == {0}
+    items = dv.read("productpricelevels", select=["_productid_value", "_pricelevelid_value", "amount"])
+    lists = dv.read("pricelevels", select=["pricelevelid", "name"]).set_index("pricelevelid")["name"]
+    usd = sellable[sellable["CurrencyCode"] == "USD"].iloc[0]
+    product_id = products.set_index("productnumber").loc[usd["ProductNumber"], "productid"]
+    item = items[items["_productid_value"] == product_id].iloc[0]
+    assert lists[item["_pricelevelid_value"]] == "CRM Service USA (sample)"  # first USD list alphabetically
+    assert item["amount"] == pytest.approx(usd["SalesPrice"])
+
+
+def test_second_run_is_green_and_moves_quotes_orders_invoices(second_run):
+    _all_checks_passed(second_run)
+    moved = {e.asset_key.to_user_string(): e.metadata for e in
+             (m.asset_materialization for m in second_run.get_asset_materialization_events())
+             if "rows_created" in e.metadata}
+    for asset in ("fo/quotations", "fo/quotation_lines", "sales/orders", "sales/order_lines",
+                  "sales/invoices", "sales/invoice_lines"):
+        assert moved[asset]["rows_created"].value > 0, asset
+
+
+def test_active_quotes_land_as_quotations_with_lines(second_run, clients):
+    dv, fo = clients
+    quotes = dv.read("quotes", select=["quotenumber"],
+                     filter="statecode eq 1 and msdynce_hasexternallymaintainedproductsonly eq true")
+    legacy = dv.read("quotes", select=["quotenumber"], filter="msdynce_hasexternallymaintainedproductsonly eq false")
+    headers = fo.read("CDSSalesQuotationHeaders", cross_company=True, select=["SalesQuotationNumber"])
+    lines = fo.read("CDSSalesQuotationLines", cross_company=True,
+                    select=["SalesQuotationNumber", "LineCreationSequenceNumber", "ProductNumber", "SalesUnitSymbol"])
+    assert set(quotes["quotenumber"]) <= set(headers["SalesQuotationNumber"])
+    assert not set(legacy["quotenumber"]) & set(headers["SalesQuotationNumber"])
+    assert set(lines["SalesQuotationNumber"]) == set(headers["SalesQuotationNumber"])
+    assert lines["SalesUnitSymbol"].notna().all()
+
+
+def test_confirmed_orders_arrive_with_totals_status_and_lines(second_run, clients):
+    dv, fo = clients
+    fo_orders = fo.read("CDSSalesOrderHeaders", cross_company=True,
+                        select=["SalesOrderNumber", "OrderTotalAmount", "SalesOrderProcessingStatus",
+                                "OrderingCustomerIsExternallyMaintained", "AreTotalsUpdated"])
+    eligible = fo_orders[(fo_orders["OrderingCustomerIsExternallyMaintained"] == "Yes")
+                         & (fo_orders["AreTotalsUpdated"] == "Yes")
+                         & ~fo_orders["SalesOrderProcessingStatus"].isin(["None", "Active", "Canceled"])]
+    foreign = fo_orders[fo_orders["OrderingCustomerIsExternallyMaintained"] == "No"]
+    orders = dv.read("salesorders", select=["ordernumber", "totalamount", "msdynce_processingstatus", "statecode",
+                                            "msdynce_ismaintainedexternally"])
+    assert len(eligible) and set(eligible["SalesOrderNumber"]) <= set(orders["ordernumber"])
+    assert not set(foreign["SalesOrderNumber"]) & set(orders["ordernumber"])
+    merged = eligible.merge(orders, left_on="SalesOrderNumber", right_on="ordernumber")
+    assert (merged["msdynce_ismaintainedexternally"] == True).all()  # noqa: E712
+    assert set(merged["msdynce_processingstatus"]) <= {647390001, 647390003, 647390004, 647390007, 647390008, 647390009}
+    lines = dv.read("salesorderdetails", select=["msdynce_ordernumber", "sequencenumber", "quantity"],
+                    filter="msdynce_ismaintainedexternally eq true")
+    assert set(merged["ordernumber"]) <= set(lines["msdynce_ordernumber"])
+
+
+def test_invoices_arrive_with_lines_and_set_their_order_to_invoiced(second_run, clients):
+    dv, fo = clients
+    fo_invoices = fo.read("ExternallyMaintainedCustomerSalesInvoiceHeaders", cross_company=True,
+                          select=["InvoiceNumber", "SalesOrderNumber", "TotalInvoiceAmount"])
+    invoices = dv.read("invoices", select=["invoicenumber", "_salesorderid_value"])
+    assert len(fo_invoices) and set(fo_invoices["InvoiceNumber"]) <= set(invoices["invoicenumber"])
+    details = dv.read("invoicedetails", select=["msdynce_invoicenumber", "sequencenumber"])
+    assert set(fo_invoices["InvoiceNumber"]) <= set(details["msdynce_invoicenumber"])
+    orders = dv.read("salesorders", select=["ordernumber", "statecode", "msdynce_processingstatus"])
+    invoiced = orders[orders["ordernumber"].isin(fo_invoices["SalesOrderNumber"])]
+    assert len(invoiced) and set(invoiced["statecode"]) == {4}
+
+
+def test_a_no_change_run_writes_nothing(second_run, first_run):
+    resources, _ = first_run
+    third = run_prospect_to_cash(resources)
+    _all_checks_passed(third)
+    written = sum(m.asset_materialization.metadata["rows_created"].value + m.asset_materialization.metadata["rows_updated"].value
+                  for m in third.get_asset_materialization_events() if "rows_created" in m.asset_materialization.metadata)
+    assert written == 0
