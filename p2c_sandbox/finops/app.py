@@ -1,0 +1,71 @@
+"""The Finance and Operations OData service (`/data/`) as a Starlette app (protocols.md section B).
+
+`p2c_sandbox.server` puts the fault middleware and the token endpoints in front of it and uses
+`fault_error_body` / `throttle_body` below for injected errors and 429s. Everything under `/data`
+needs a bearer token issued for this service's URL; a missing, invalid or expired one gets 401 with
+an empty body, as the real service answers. State lives in `<data dir>/finops.db`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..auth import AuthError
+from .admin import admin_routes
+from .batch import run_batch
+from .service import DEFAULT_PAGE_SIZE, JSON, FinOpsService, connect
+
+
+def fault_error_body(status: int) -> tuple[dict, bytes]:
+    """An injected 5xx in the F&O error shape."""
+    body = {"error": {"code": "", "message": "An error has occurred.",
+                      "innererror": {"message": f"Injected sandbox fault (HTTP {status}).",
+                                     "type": "System.Exception", "stacktrace": ""}}}
+    return {"content-type": JSON}, json.dumps(body).encode()
+
+
+def throttle_body(retry_after_s: int) -> tuple[dict, bytes]:
+    """F&O priority-based throttling answers 429 with a plain-text body (B9)."""
+    return {"content-type": "text/plain; charset=utf-8"}, b"Too many requests"
+
+
+def create_app(ctx) -> Starlette:
+    """The F&O service for a `p2c_sandbox.server.SandboxContext`."""
+    faults = ctx.faults["finops"]
+
+    def page_size() -> int:
+        """Rows per page: 10,000 like the real service, or the `finops_page_size` fault key."""
+        try:
+            return max(1, int(faults.get("finops_page_size") or DEFAULT_PAGE_SIZE))
+        except (TypeError, ValueError):
+            return DEFAULT_PAGE_SIZE
+
+    service = FinOpsService(connect(ctx.data_dir / "finops.db"), ctx.finops_url, page_size)
+
+    async def data(request: Request) -> Response:
+        try:
+            ctx.issuer.validate(request.headers.get("authorization"), ctx.finops_url)
+        except AuthError:
+            return Response(status_code=401)
+        path = request.path_params.get("path", "")
+        body = await request.body()
+        if path.strip("/") == "$batch" and request.method == "POST":
+            reply = await run_in_threadpool(run_batch, service, request.headers.get(
+                "content-type", ""), body)
+        else:
+            reply = await run_in_threadpool(service.handle, request.method, path,
+                                            dict(request.query_params), body)
+        return Response(reply.body, reply.status, {"OData-Version": "4.0", **reply.headers})
+
+    methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "MERGE"]
+    app = Starlette(routes=[Route("/data", data, methods=methods),
+                            Route("/data/{path:path}", data, methods=methods),
+                            *admin_routes(service)])
+    app.state.finops = service
+    return app

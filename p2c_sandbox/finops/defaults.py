@@ -1,0 +1,102 @@
+"""What F&O fills in and recomputes when an entity row is written (protocols.md B6, spec 4.4/4.5).
+
+- number sequences give a new sales order its `SalesOrderNumber` when the create leaves it blank;
+- quotation and order lines take item/product number, text, unit and price from the released
+  product, and currency from their header; their `LineAmount` is always computed;
+- invoice account defaults to the ordering/requesting customer;
+- any change to an order or its lines marks its totals stale (`AreTotalsUpdated = No`) until
+  "Calculate sales totals" runs (business.calculate_totals).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .entities import Entity
+
+ORDER_NUMBERS = "SalesOrder"
+INVOICE_NUMBERS = "CustInvoice"
+VOUCHERS = "CustInvoiceVoucher"
+#: sequence -> (number format, table and column where its numbers are used)
+_SEQUENCES = {ORDER_NUMBERS: ("{:06d}", "SalesOrders", "SalesOrderNumber"),
+              INVOICE_NUMBERS: ("CIV-{:06d}", "SalesInvoiceHeaders", "InvoiceNumber"),
+              VOUCHERS: ("SIV-{:06d}", "SalesInvoiceHeaders", "LedgerVoucher")}
+
+
+def next_number(conn: sqlite3.Connection, company: str, sequence: str) -> str:
+    """The next free number of a company's number sequence.
+
+    Numbers already used (by seed data or explicit creates) are skipped, as F&O's continuous
+    sequences would never hand them out twice.
+    """
+    template, table, column = _SEQUENCES[sequence]
+    conn.execute("INSERT OR IGNORE INTO NumberSequences VALUES (?, ?, 1)", (company, sequence))
+    while True:
+        value = conn.execute("UPDATE NumberSequences SET next = next + 1 WHERE dataAreaId = ? "
+                             "AND name = ? RETURNING next - 1", (company, sequence)).fetchone()[0]
+        number = template.format(value)
+        if conn.execute(f'SELECT 1 FROM "{table}" WHERE dataAreaId = ? AND "{column}" = ?',
+                        (company, number)).fetchone() is None:
+            return number
+
+
+def _product(conn: sqlite3.Connection, company: str, row: dict) -> sqlite3.Row | None:
+    for field in ("ItemNumber", "ProductNumber"):
+        if row.get(field):
+            return conn.execute(f'SELECT * FROM ReleasedProductsV2 WHERE dataAreaId = ? '
+                                f'AND "{field}" = ?', (company, row[field])).fetchone()
+    return None
+
+
+def _fill_line(conn: sqlite3.Connection, row: dict, header_table: str, number_field: str,
+               quantity_field: str, per_unit_discount: bool) -> None:
+    product = _product(conn, row["dataAreaId"], row)
+    if product is not None:
+        for line_field, product_field in (("ItemNumber", "ItemNumber"),
+                                          ("ProductNumber", "ProductNumber"),
+                                          ("LineDescription", "ProductName"),
+                                          ("SalesUnitSymbol", "SalesUnitSymbol"),
+                                          ("SalesPrice", "SalesPrice")):
+            if row.get(line_field) in ("", 0, None):
+                row[line_field] = product[product_field]
+    if not row.get("CurrencyCode"):
+        header = conn.execute(f'SELECT CurrencyCode FROM "{header_table}" WHERE dataAreaId = ? '
+                              f'AND "{number_field}" = ?',
+                              (row["dataAreaId"], row.get(number_field))).fetchone()
+        row["CurrencyCode"] = header[0] if header else ""
+    quantity, price = row.get(quantity_field, 0), row.get("SalesPrice", 0)
+    discount = row.get("LineDiscountAmount", 0)
+    discount = discount * quantity if per_unit_discount else discount
+    row["LineAmount"] = round(quantity * price - discount, 2)
+
+
+def before_write(conn: sqlite3.Connection, entity: Entity, row: dict, creating: bool) -> None:
+    """Fill defaults and computed fields of `row` (the complete row about to be stored)."""
+    name = entity.set_name
+    if name == "CDSSalesOrderHeaders":
+        if creating and not row.get("SalesOrderNumber"):
+            row["SalesOrderNumber"] = next_number(conn, row["dataAreaId"], ORDER_NUMBERS)
+        row["InvoiceCustomerAccountNumber"] = (row.get("InvoiceCustomerAccountNumber")
+                                               or row.get("OrderingCustomerAccountNumber", ""))
+        row["AreTotalsUpdated"] = "No"
+    elif name == "CDSSalesQuotationHeaders":
+        row["InvoiceCustomerAccountNumber"] = (row.get("InvoiceCustomerAccountNumber")
+                                               or row.get("RequestingCustomerAccountNumber", ""))
+    elif name == "CDSSalesQuotationLines":
+        # quotation lines carry the discount per unit (p2c-spec 4.4)
+        _fill_line(conn, row, "CDSSalesQuotationHeaders", "SalesQuotationNumber",
+                   "RequestedSalesQuantity", per_unit_discount=True)
+    elif name == "CDSSalesOrderLines":
+        _fill_line(conn, row, "SalesOrders", "SalesOrderNumber", "OrderedSalesQuantity",
+                   per_unit_discount=False)
+
+
+def after_write(conn: sqlite3.Connection, entity: Entity, row: dict) -> None:
+    """Side effects on other rows: a changed order line makes its order's totals stale."""
+    if entity.set_name == "CDSSalesOrderLines":
+        mark_totals_stale(conn, row["dataAreaId"], row["SalesOrderNumber"])
+
+
+def mark_totals_stale(conn: sqlite3.Connection, company: str, order: str) -> None:
+    conn.execute("UPDATE SalesOrders SET AreTotalsUpdated = 'No', RecVersion = RecVersion + 1 "
+                 "WHERE dataAreaId = ? AND SalesOrderNumber = ?", (company, order))
