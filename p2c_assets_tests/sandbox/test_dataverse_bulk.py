@@ -1,0 +1,136 @@
+"""$batch, bulk messages and change tracking on the sandbox's Dataverse service."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from p2c_sandbox.multipart import parse_response
+
+
+def _batch(dv, parts: list, prefer: str | None = None):
+    """Send a $batch; `parts` holds (method, url, body) tuples or lists of them (changesets)."""
+    lines = []
+    for n, part in enumerate(parts):
+        lines.append("--batch_x")
+        if isinstance(part, list):
+            lines += [f'Content-Type: multipart/mixed; boundary="changeset_{n}"', ""]
+            for i, (method, url, body) in enumerate(part, start=1):
+                lines += [f"--changeset_{n}", "Content-Type: application/http", "Content-Transfer-Encoding: binary",
+                          f"Content-ID: {i}", "", f"{method} {url} HTTP/1.1",
+                          "Content-Type: application/json; type=entry", "", json.dumps(body)]
+            lines.append(f"--changeset_{n}--")
+        else:
+            method, url, body = part
+            lines += ["Content-Type: application/http", "Content-Transfer-Encoding: binary", "",
+                      f"{method} {url} HTTP/1.1", "Accept: application/json", "", json.dumps(body) if body else ""]
+    lines.append("--batch_x--")
+    headers = {"Content-Type": 'multipart/mixed; boundary="batch_x"'}
+    if prefer:
+        headers["Prefer"] = prefer
+    response = dv.post("$batch", data="\r\n".join(lines).encode(), headers=headers)
+    return response, parse_response(response.content, response.headers["Content-Type"])
+
+
+def _count(dv, filter_):
+    return len(dv.get("accounts", params={"$filter": filter_, "$select": "name"}).json()["value"])
+
+
+def test_batch_changeset_with_content_id_reference(dv, unique):
+    tag = unique("B")
+    response, items = _batch(dv, [[
+        ("POST", "/api/data/v9.2/accounts", {"name": tag}),
+        ("POST", f"{dv.root}contacts", {"lastname": tag, "parentcustomerid_account@odata.bind": "$1"}),
+    ]])
+    assert response.status_code == 200
+    assert [r.status for r in items[0]] == [204, 204]
+    assert [r.content_id for r in items[0]] == ["1", "2"]
+    contact = dv.get("contacts", params={"$filter": f"lastname eq '{tag}'"}).json()["value"][0]
+    assert contact["_parentcustomerid_value"] is not None and contact["msdynce_iscompanyanaccount"] is True
+
+
+def test_failing_changeset_rolls_back_and_stops_the_batch(dv, unique):
+    tag = unique("RB")
+    response, items = _batch(dv, [
+        [("POST", "accounts", {"name": f"{tag} ok"}), ("POST", "accounts", {"name": "x" * 200})],
+        ("POST", "accounts", {"name": f"{tag} after"}),
+    ])
+    assert response.status_code == 400
+    assert len(items) == 1 and items[0].status == 400
+    assert b"0x80044331" in items[0].body
+    assert _count(dv, f"startswith(name,'{tag}')") == 0
+
+
+def test_continue_on_error_runs_the_rest(dv, unique):
+    tag = unique("CE")
+    response, items = _batch(dv, [
+        [("POST", "accounts", {"name": f"{tag} ok"}), ("POST", "accounts", {"name": "x" * 200})],
+        ("POST", "accounts", {"name": f"{tag} after"}),
+        ("GET", f"accounts?$filter=name eq '{tag} after'", None),
+    ], prefer="odata.continue-on-error")
+    assert response.status_code == 200
+    assert [i.status for i in items] == [400, 204, 200]
+    assert _count(dv, f"startswith(name,'{tag}')") == 1
+
+
+def test_create_multiple_returns_ids(dv, unique):
+    tag = unique("CM")
+    targets = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": f"{tag} {i}"} for i in range(3)]
+    response = dv.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": targets})
+    assert response.status_code == 200 and len(response.json()["Ids"]) == 3
+
+
+def test_upsert_multiple_of_1000_rows(dv, unique):
+    tag = unique("UM")
+    targets = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "@odata.id": f"accounts(accountnumber='{tag}-{i}')",
+                "name": f"{tag} {i}"} for i in range(1000)]
+    assert dv.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": targets}).status_code == 204
+    targets[0]["name"] = f"{tag} renamed"
+    assert dv.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": targets}).status_code == 204
+    body = dv.get("accounts", params={"$filter": f"startswith(accountnumber,'{tag}-')", "$count": "true",
+                                      "$select": "name"}).json()
+    assert body["@odata.count"] == 1000
+    assert dv.get(f"accounts(accountnumber='{tag}-0')").json()["name"] == f"{tag} renamed"
+
+
+def test_one_bad_target_rolls_back_the_whole_upsert_multiple(dv, unique):
+    tag = unique("UMB")
+    targets = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "@odata.id": f"accounts(accountnumber='{tag}-{i}')",
+                "name": f"{tag} {i}"} for i in range(5)]
+    targets[3]["name"] = "y" * 300
+    response = dv.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": targets})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "0x80044331"
+    assert _count(dv, f"startswith(accountnumber,'{tag}-')") == 0
+
+
+def test_change_tracking_reports_changes_and_deletes(dv, unique):
+    first = dv.get("contacts?$select=lastname", headers={"Prefer": "odata.track-changes"})
+    assert first.headers["Preference-Applied"] == "odata.track-changes"
+    delta = first.json()["@odata.deltaLink"]
+    added = dv.create("contacts", {"lastname": unique("CT")})
+    doomed = dv.create("contacts", {"lastname": unique("CTD")})
+    dv.delete(f"contacts({doomed['contactid']})")
+    body = dv.get(delta, headers={"Prefer": "odata.track-changes"}).json()
+    assert body["@odata.context"].endswith("/$delta")
+    changed = {r["contactid"] for r in body["value"] if "reason" not in r}
+    deleted = [r for r in body["value"] if r.get("reason") == "deleted"]
+    assert added["contactid"] in changed and doomed["contactid"] not in changed
+    assert [d["id"] for d in deleted] == [doomed["contactid"]]
+    assert deleted[0]["@odata.context"].endswith("#contacts/$deletedEntity")
+    again = dv.get(body["@odata.deltaLink"], headers={"Prefer": "odata.track-changes"}).json()
+    assert again["value"] == []
+
+
+def test_change_tracking_rejects_filter(dv):
+    response = dv.get("contacts?$filter=lastname eq 'x'", headers={"Prefer": "odata.track-changes"})
+    assert response.status_code == 400 and "$filter" in response.json()["error"]["message"]
+
+
+def test_expired_delta_token_asks_for_full_sync(clean_faults, dv):
+    delta = dv.get("contacts?$select=lastname", headers={"Prefer": "odata.track-changes"}).json()["@odata.deltaLink"]
+    clean_faults.set_faults(change_tracking_retention_s=1)
+    time.sleep(1.1)
+    response = dv.get(delta, headers={"Prefer": "odata.track-changes"})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == ("Version stamp associated with the client has expired. "
+                                                   "Please perform a full sync.")

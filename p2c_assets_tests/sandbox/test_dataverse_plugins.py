@@ -1,0 +1,77 @@
+"""The Prospect-to-cash solution's behaviour in the sandbox's Dataverse service."""
+
+from __future__ import annotations
+
+import re
+
+
+def _currency(dv, unique):
+    return dv.create("transactioncurrencies", {"isocurrencycode": unique("C")[:5], "currencyname": unique("Cur"),
+                                               "currencysymbol": "¤", "exchangerate": 1.0})
+
+
+def test_accounts_and_contacts_get_p2c_numbers(dv, unique):
+    account = dv.create("accounts", {"name": unique()})
+    contact = dv.create("contacts", {"lastname": unique()})
+    assert re.fullmatch(r"ACC-\d{5}-[A-Z]{6}", account["accountnumber"])
+    assert re.fullmatch(r"CON-\d{5}-[A-Z]{6}", contact["msdynce_contactnumber"])
+    assert int(account["accountnumber"][4:9]) >= 1000
+
+
+def test_given_account_number_is_kept(dv, unique):
+    number = unique("OWN")
+    assert dv.create("accounts", {"name": "x", "accountnumber": number})["accountnumber"] == number
+
+
+def test_external_product_is_draft_and_joins_first_price_list_of_its_currency(dv, unique):
+    currency = _currency(dv, unique)
+    bind = f"/transactioncurrencies({currency['transactioncurrencyid']})"
+    later = dv.create("pricelevels", {"name": unique("Z list"), "transactioncurrencyid@odata.bind": bind})
+    first = dv.create("pricelevels", {"name": unique("A list"), "transactioncurrencyid@odata.bind": bind})
+    product = dv.create("products", {"name": "Widget", "productnumber": unique("P"), "price": 12.5,
+                                     "msdynce_ismaintainedexternally": True, "transactioncurrencyid@odata.bind": bind})
+    assert (product["statecode"], product["statuscode"]) == (2, 0)
+    items = dv.get("productpricelevels", params={
+        "$filter": f"_productid_value eq {product['productid']}"}).json()["value"]
+    assert [(i["_pricelevelid_value"], i["amount"]) for i in items] == [(first["pricelevelid"], 12.5)]
+    assert later["pricelevelid"] != first["pricelevelid"]
+
+
+def test_external_product_without_price_list_fails_and_is_not_created(dv, unique):
+    currency = _currency(dv, unique)
+    number = unique("NP")
+    response = dv.post("products", json={
+        "name": "Orphan", "productnumber": number, "price": 1, "msdynce_ismaintainedexternally": True,
+        "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency['transactioncurrencyid']})"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "0x80040265" and "No price list exists for currency" in error["message"]
+    assert dv.get(f"products(productnumber='{number}')").status_code == 404
+
+
+def test_line_amounts_and_header_totals_are_computed(dv, unique):
+    order = dv.create("salesorders", {"name": unique("SO"), "ordernumber": unique("SO")})
+    for seq, (qty, price, discount) in enumerate([(2, 10.0, 1.0), (1, 5.0, 0.0)], start=1):
+        dv.create("salesorderdetails", {"salesorderid@odata.bind": f"/salesorders({order['salesorderid']})",
+                                        "quantity": qty, "priceperunit": price, "manualdiscountamount": discount,
+                                        "sequencenumber": seq, "isproductoverridden": True,
+                                        "productdescription": "write-in"})
+    header = dv.get(f"salesorders({order['salesorderid']})").json()
+    assert header["totallineitemamount"] == 24.0 and header["totalamount"] == 24.0
+    line = dv.get(f"salesorderdetails(msdynce_ordernumber='{order['ordernumber']}',sequencenumber=1)").json()
+    assert line["baseamount"] == 20.0 and line["extendedamount"] == 19.0
+
+
+def test_misc_tax_becomes_a_freight_tax_line(dv, unique):
+    order = dv.create("salesorders", {"name": unique("SO"), "ordernumber": unique("SO"), "msdynce_misctax": 7.5})
+    lines = dv.get("salesorderdetails", params={"$filter": f"_salesorderid_value eq {order['salesorderid']}"}).json()
+    assert [(ln["productdescription"], ln["extendedamount"], ln["msdynce_ismisctax"]) for ln in lines["value"]] == [
+        ("Freight Tax", 7.5, True)]
+
+
+def test_arriving_invoice_sets_its_order_invoiced(dv, unique):
+    order = dv.create("salesorders", {"name": unique("SO"), "ordernumber": unique("SO")})
+    dv.create("invoices", {"name": "INV", "invoicenumber": unique("INV"),
+                           "salesorderid@odata.bind": f"/salesorders(ordernumber='{order['ordernumber']}')"})
+    after = dv.get(f"salesorders({order['salesorderid']})").json()
+    assert (after["statecode"], after["statuscode"], after["msdynce_processingstatus"]) == (4, 100003, 647390003)

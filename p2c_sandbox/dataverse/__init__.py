@@ -1,0 +1,1 @@
+"""The sandbox's Dataverse Web API (`/api/data/v9.2/`) with the Prospect-to-cash solution installed."""

@@ -1,0 +1,198 @@
+"""Reads: collections with $select/$filter/$orderby/$top/$count/$expand and paging, single rows, $count.
+
+Paging follows the real service: `Prefer: odata.maxpagesize` (at most 5000), an absolute
+`@odata.nextLink` whose `$skiptoken` is a URL-encoded XML paging cookie, `Preference-Applied`.
+The cookie carries the offset of the next page; clients treat it as opaque, as they must.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlencode
+
+from ..odata import ODataError, UnknownProperty, filter_to_sql, parse_orderby, parse_select
+from ..store import VERSION
+from . import errors
+from .messages import Resp
+from .records import to_json
+from .tables import BY_SET, EntityType
+
+MAX_PAGE = 5000
+_COOKIE = re.compile(r'pagenumber="(\d+)".*?pagingcookie="(\d+)"', re.S)
+
+# one-to-many relationships usable in $expand: name -> (child entity set, lookup column on the child)
+ONE_TO_MANY = {"quote_details": ("quotedetails", "quoteid"), "order_details": ("salesorderdetails", "salesorderid"),
+               "invoice_details": ("invoicedetails", "invoiceid")}
+
+
+def _query_error(entity: EntityType, exc: ODataError) -> errors.DataverseError:
+    if isinstance(exc, UnknownProperty):
+        return errors.bad_query(f"Could not find a property named '{exc.name}' on type "
+                                f"'Microsoft.Dynamics.CRM.{entity.logical}'.")
+    return errors.bad_query(exc.message)
+
+
+def select_of(entity: EntityType, req) -> list[str] | None:
+    text = req.query.get("$select")
+    if not text:
+        return None
+    try:
+        return parse_select(text, entity.properties)
+    except ODataError as exc:
+        raise _query_error(entity, exc) from None
+
+
+def where_of(entity: EntityType, req) -> tuple[str | None, list]:
+    text = req.query.get("$filter")
+    if not text:
+        return None, []
+    try:
+        return filter_to_sql(text, entity.properties)
+    except ODataError as exc:
+        raise _query_error(entity, exc) from None
+
+
+def _order_of(entity: EntityType, req) -> list[tuple[str, bool]]:
+    text = req.query.get("$orderby")
+    try:
+        order = parse_orderby(text, entity.properties) if text else []
+    except ODataError as exc:
+        raise _query_error(entity, exc) from None
+    return order + [(entity.primary_id, False)]  # a stable order makes paging safe
+
+
+def _split_top_level(text: str) -> list[str]:
+    items, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [i for i in [*items, current.strip()] if i]
+
+
+def _expand(svc, entity: EntityType, rows: list[dict], out: list[dict], text: str, annotate: bool) -> None:
+    for item in _split_top_level(text):
+        name, _, options = item.partition("(")
+        nested = dict(o.split("=", 1) for o in options.rstrip(")").split(";") if "=" in o)
+        if name in entity.navigation:
+            attr, target_set = entity.navigation[name]
+            target = BY_SET[target_set]
+            select = parse_select(nested["$select"], target.properties) if "$select" in nested else None
+            for row, body in zip(rows, out):
+                child = None
+                if row.get(attr.name) and (attr.type != "Customer" or row.get(f"{attr.name}type") == target.logical):
+                    child = svc.store.get(target.logical, {target.primary_id: row[attr.name]})
+                body[name] = to_json(svc, target, child, select, annotate) if child else None
+        elif name in ONE_TO_MANY:
+            child_set, column = ONE_TO_MANY[name]
+            target = BY_SET[child_set]
+            select = parse_select(nested["$select"], target.properties) if "$select" in nested else None
+            for row, body in zip(rows, out):
+                children = svc.store.select(target.logical, where=f'"{column}" = ?', params=[row[entity.primary_id]],
+                                            order_by=[("sequencenumber", False), (target.primary_id, False)])
+                body[name] = [to_json(svc, target, c, select, annotate) for c in children]
+        else:
+            raise errors.bad_query(f"Could not find a property named '{name}' on type "
+                                   f"'Microsoft.Dynamics.CRM.{entity.logical}'.")
+
+
+def annotations_wanted(req) -> bool:
+    wanted = req.prefer.get("odata.include-annotations", "")
+    return wanted == "*" or "FormattedValue" in wanted or wanted.startswith("OData.Community.Display.V1.*")
+
+
+def render(svc, entity: EntityType, rows: list[dict], req, select=None) -> list[dict]:
+    annotate = annotations_wanted(req)
+    out = [to_json(svc, entity, r, select, annotate) for r in rows]
+    if req.query.get("$expand"):
+        try:
+            _expand(svc, entity, rows, out, req.query["$expand"], annotate)
+        except ODataError as exc:
+            raise _query_error(entity, exc) from None
+    return out
+
+
+def _context(svc, entity: EntityType, select) -> str:
+    return svc.api_url(f"$metadata#{entity.entity_set}" + (f"({','.join(select)})" if select else ""))
+
+
+def page_size(req) -> int | None:
+    raw = req.prefer.get("odata.maxpagesize")
+    if raw is None:
+        return None
+    try:
+        return max(1, min(int(raw), MAX_PAGE))
+    except ValueError:
+        raise errors.bad_query(f"The value '{raw}' of odata.maxpagesize is not a valid integer.") from None
+
+
+def collection(svc, entity: EntityType, req):
+    if "$skip" in req.query:
+        raise errors.bad_query("Skip Clause is not supported in CRM")
+    select = select_of(entity, req)
+    where, params = where_of(entity, req)
+    order = _order_of(entity, req)
+    size = page_size(req)
+    offset, page_number = 0, 1
+    if "$skiptoken" in req.query:
+        match = _COOKIE.search(req.query["$skiptoken"])
+        if not match:
+            raise errors.bad_query("The $skiptoken is not a valid paging cookie.")
+        page_number, offset = int(match.group(1)), int(match.group(2))
+    top = req.query.get("$top")
+    if top is not None and size is None:  # with odata.maxpagesize, $top is ignored (protocols.md A4)
+        try:
+            limit = max(0, min(int(top), MAX_PAGE))
+        except ValueError:
+            raise errors.bad_query(f"Invalid value '{top}' for $top query option.") from None
+        rows = svc.store.select(entity.logical, where=where, params=params, order_by=order, limit=limit)
+        more = False
+    else:
+        limit = size or MAX_PAGE
+        rows = svc.store.select(entity.logical, where=where, params=params, order_by=order,
+                                limit=limit + 1, offset=offset)
+        more, rows = len(rows) > limit, rows[:limit]
+    body: dict = {"@odata.context": _context(svc, entity, select)}
+    if req.query.get("$count", "").lower() == "true":
+        body["@odata.count"] = min(svc.store.count(entity.logical, where, params), MAX_PAGE)
+    body["value"] = render(svc, entity, rows, req, select)
+    headers = {}
+    if size is not None:
+        headers["Preference-Applied"] = f"odata.maxpagesize={size}"
+    if more:
+        cookie = (f'<cookie pagenumber="{page_number + 1}" pagingcookie="{offset + len(rows)}" '
+                  f'istracking="False" />')
+        query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
+        body["@odata.nextLink"] = svc.api_url(entity.entity_set) + "?" + urlencode(
+            {**query, "$skiptoken": cookie}, quote_via=quote, safe="$")
+    return Resp.json(200, body, headers)
+
+
+def fetch(svc, entity: EntityType, key: dict) -> dict:
+    row = svc.store.get(entity.logical, key)
+    if row is None:
+        raise (errors.not_found(entity.logical, key[entity.primary_id]) if entity.primary_id in key
+               else errors.not_found_by_key(entity.logical, key))
+    return row
+
+
+def single(svc, entity: EntityType, key: dict, req):
+    row = fetch(svc, entity, key)
+    select = select_of(entity, req)
+    conditional = req.headers.get("if-none-match", "")
+    if conditional == f'W/"{row[VERSION]}"' and not req.query.get("$expand") and "odata.include-annotations" not in req.prefer:
+        return Resp(304)
+    body = {"@odata.context": _context(svc, entity, select) + "/$entity",
+            **render(svc, entity, [row], req, select)[0]}
+    return Resp.json(200, body, {"ETag": body["@odata.etag"]})
+
+
+def count(svc, entity: EntityType, req):
+    where, params = where_of(entity, req)
+    total = svc.store.count(entity.logical, where, params)
+    return Resp(200, {"Content-Type": "text/plain", "OData-Version": "4.0"}, str(min(total, MAX_PAGE)).encode())
+

@@ -1,0 +1,228 @@
+"""The catalogue of Dataverse tables the sandbox serves (docs/architecture.md section 2.1).
+
+Each `EntityType` is data: its attributes with Dataverse types and maximum lengths, its keys, its
+state and status labels. Everything else (SQLite tables, `$metadata`, `EntityDefinitions`, JSON
+shapes, validation) is derived from it, so adding a column is a one-line change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from ..store import VERSION, Column, Table
+
+# Dataverse attribute type -> store column type
+_STORE_TYPES = {"String": "string", "Memo": "memo", "Money": "decimal", "Decimal": "decimal",
+                "Integer": "integer", "Boolean": "boolean", "DateTime": "datetime", "Picklist": "integer",
+                "State": "integer", "Status": "integer", "Lookup": "guid", "Customer": "guid",
+                "Uniqueidentifier": "guid"}
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute. `targets` are the entity sets a lookup may point to (two for Customer)."""
+
+    name: str
+    type: str
+    max_length: int | None = None
+    targets: tuple[str, ...] = ()
+    read_only: bool = False
+    options: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def is_lookup(self) -> bool:
+        return self.type in ("Lookup", "Customer")
+
+    @property
+    def property_name(self) -> str:
+        """The name in JSON and query options: `_x_value` for lookups."""
+        return f"_{self.name}_value" if self.is_lookup else self.name
+
+
+@dataclass(frozen=True)
+class EntityType:
+    logical: str
+    entity_set: str
+    primary_id: str
+    primary_name: str
+    attrs: tuple[Attr, ...]
+    alternate_keys: tuple[tuple[str, ...], ...] = ()
+    states: dict[int, tuple[str, int]] = field(default_factory=dict)  # statecode -> (label, statuscode)
+    statuses: dict[int, str] = field(default_factory=dict)
+
+    @cached_property
+    def by_name(self) -> dict[str, Attr]:
+        return {a.name: a for a in self.attrs}
+
+    @cached_property
+    def properties(self) -> dict[str, str]:
+        """OData property name -> SQL column, for $select/$filter/$orderby."""
+        return {**{a.property_name: a.name for a in self.attrs}, "versionnumber": VERSION}
+
+    @cached_property
+    def navigation(self) -> dict[str, tuple[Attr, str]]:
+        """Single-valued navigation property -> (lookup attribute, target entity set)."""
+        nav = {}
+        for a in self.attrs:
+            if a.type == "Lookup":
+                nav[a.name] = (a, a.targets[0])
+            elif a.type == "Customer":
+                for target in a.targets:
+                    nav[f"{a.name}_{target.rstrip('s')}"] = (a, target)
+        return nav
+
+    def table(self) -> Table:
+        columns = [Column(a.name, _STORE_TYPES[a.type], a.max_length) for a in self.attrs]
+        # which table a customer lookup points to, like Dataverse's own `<name>type` column
+        columns += [Column(f"{a.name}type", "string", 64) for a in self.attrs if a.type == "Customer"]
+        return Table(self.logical, tuple(columns), (self.primary_id,), self.alternate_keys,
+                     indexes=tuple((a.name,) for a in self.attrs if a.is_lookup))
+
+
+def _s(name, n, **kw):
+    return Attr(name, "String", n, **kw)
+
+
+def _lk(name, target):
+    return Attr(name, "Lookup", targets=(target,))
+
+
+def _money(*names):
+    return tuple(Attr(n, "Money") for n in names)
+
+
+def _bool(*names):
+    return tuple(Attr(n, "Boolean") for n in names)
+
+
+_CUSTOMER = ("accounts", "contacts")
+# `versionnumber` is not stored as a column: it is the store's row version (`_version`)
+_COMMON = (Attr("createdon", "DateTime", read_only=True), Attr("modifiedon", "DateTime", read_only=True))
+
+
+def _address(prefix, street="line1"):
+    return (_s(f"{prefix}_{street}", 250), _s(f"{prefix}_city", 80), _s(f"{prefix}_stateorprovince", 50),
+            _s(f"{prefix}_postalcode", 20), _s(f"{prefix}_country", 80))
+
+
+def _state_attrs():
+    return (Attr("statecode", "State"), Attr("statuscode", "Status"))
+
+
+def _entity(logical, entity_set, name_attr, attrs, alternate=(), states=None, statuses=None):
+    primary = Attr(f"{logical}id", "Uniqueidentifier", read_only=False)
+    state = _state_attrs() if states else ()
+    return EntityType(logical, entity_set, primary.name, name_attr, (primary, *attrs, *state, *_COMMON),
+                      tuple(alternate), states or {}, statuses or {})
+
+
+_ACTIVE = {0: ("Active", 1), 1: ("Inactive", 2)}
+_ACTIVE_STATUS = {1: "Active", 2: "Inactive"}
+PROCESSING_STATUS = {647390000: "Active", 647390001: "Confirmed", 647390002: "Packing Slip",
+                     647390003: "Invoiced", 647390004: "Picked", 647390005: "Partially Picked",
+                     647390006: "Partially Packed", 647390007: "Shipped", 647390008: "Partially Shipped",
+                     647390009: "Partially Invoiced", 647390010: "Cancelled", 647390011: "Draft"}
+
+
+def _line(logical, entity_set, header, header_set, extra=(), alternate=()):
+    return _entity(logical, entity_set, "productdescription", (
+        _lk(header, header_set), _lk("productid", "products"), _lk("uomid", "uoms"),
+        _lk("transactioncurrencyid", "transactioncurrencies"), Attr("quantity", "Decimal"),
+        *_money("priceperunit", "baseamount", "extendedamount", "manualdiscountamount", "tax"),
+        *_bool("ispriceoverridden", "isproductoverridden", "msdynce_ismaintainedexternally"),
+        _s("productdescription", 500), Attr("sequencenumber", "Integer"), Attr("lineitemnumber", "Integer"),
+        Attr("requestdeliveryby", "DateTime"), *extra), alternate)
+
+
+ENTITIES: tuple[EntityType, ...] = (
+    _entity("businessunit", "businessunits", "name", (_s("name", 160),), [("name",)]),
+    _entity("transactioncurrency", "transactioncurrencies", "currencyname", (
+        _s("isocurrencycode", 5), _s("currencyname", 100), _s("currencysymbol", 10),
+        Attr("exchangerate", "Decimal")), [("isocurrencycode",)]),
+    _entity("uomschedule", "uomschedules", "name", (_s("name", 200), _s("baseuomname", 100)), [("name",)]),
+    _entity("uom", "uoms", "name", (_s("name", 100), Attr("quantity", "Decimal"),
+                                    _lk("uomscheduleid", "uomschedules"), _lk("baseuom", "uoms"))),
+    _entity("pricelevel", "pricelevels", "name", (
+        _s("name", 100), _lk("transactioncurrencyid", "transactioncurrencies"),
+        Attr("begindate", "DateTime"), Attr("enddate", "DateTime")), [("name",)],
+        {0: ("Active", 100001), 1: ("Inactive", 100002)}, {100001: "Active", 100002: "Inactive"}),
+    _entity("productpricelevel", "productpricelevels", "productid", (
+        _lk("pricelevelid", "pricelevels"), _lk("productid", "products"), _lk("uomid", "uoms"),
+        _lk("uomscheduleid", "uomschedules"), *_money("amount"),
+        Attr("pricingmethodcode", "Picklist", options={1: "Currency Amount", 2: "Percent of List"}),
+        _lk("transactioncurrencyid", "transactioncurrencies"))),
+    _entity("account", "accounts", "name", (
+        _s("name", 160), _s("accountnumber", 20), _s("telephone1", 50), _s("emailaddress1", 100),
+        _s("websiteurl", 200), *_address("address1"), *_money("creditlimit"), Attr("description", "Memo"),
+        Attr("customertypecode", "Picklist", options={1: "Competitor", 2: "Consultant", 3: "Customer",
+                                                      4: "Investor", 5: "Partner", 11: "Prospect"}),
+        _lk("transactioncurrencyid", "transactioncurrencies"), _lk("primarycontactid", "contacts"),
+        _lk("owningbusinessunit", "businessunits")), [("accountnumber",)], _ACTIVE, _ACTIVE_STATUS),
+    _entity("contact", "contacts", "fullname", (
+        _s("firstname", 50), _s("lastname", 50), _s("fullname", 160, read_only=True),
+        _s("msdynce_contactnumber", 20), _s("emailaddress1", 100), _s("telephone1", 50), _s("jobtitle", 100),
+        *_address("address1"), Attr("parentcustomerid", "Customer", targets=_CUSTOMER),
+        *_bool("msdynce_isactivecustomer", "msdynce_iscompanyanaccount"),
+        _lk("transactioncurrencyid", "transactioncurrencies"), _lk("owningbusinessunit", "businessunits")),
+        [("msdynce_contactnumber",)], _ACTIVE, _ACTIVE_STATUS),
+    _entity("product", "products", "name", (
+        _s("name", 100), _s("productnumber", 100), Attr("description", "Memo"),
+        Attr("producttypecode", "Picklist", options={1: "Sales Inventory", 2: "Miscellaneous Charges",
+                                                     3: "Services", 4: "Flat Fees"}),
+        Attr("productstructure", "Picklist", options={1: "Product", 2: "Product Family", 3: "Product Bundle"}),
+        *_money("price", "currentcost"), Attr("quantitydecimal", "Integer"), _lk("defaultuomid", "uoms"),
+        _lk("defaultuomscheduleid", "uomschedules"), _lk("pricelevelid", "pricelevels"),
+        _lk("transactioncurrencyid", "transactioncurrencies"), *_bool("msdynce_ismaintainedexternally")),
+        [("productnumber",)],
+        {0: ("Active", 1), 1: ("Retired", 2), 2: ("Draft", 0), 3: ("Under Revision", 3)},
+        {0: "Draft", 1: "Active", 2: "Retired", 3: "Under Revision"}),
+    _entity("quote", "quotes", "name", (
+        _s("name", 300), _s("quotenumber", 100), Attr("revisionnumber", "Integer"),
+        Attr("customerid", "Customer", targets=_CUSTOMER), _lk("pricelevelid", "pricelevels"),
+        _lk("transactioncurrencyid", "transactioncurrencies"), _lk("owningbusinessunit", "businessunits"),
+        *_money("totalamount", "totallineitemamount", "totaltax", "discountamount", "freightamount"),
+        Attr("requestdeliveryby", "DateTime"), *_address("shipto"), *_address("billto"),
+        *_bool("msdynce_hasexternallymaintainedproductsonly", "msdynce_ismaintainedexternally")),
+        [("quotenumber",)], {0: ("Draft", 1), 1: ("Active", 2), 2: ("Won", 4), 3: ("Closed", 7)},
+        {1: "In Progress", 2: "In Progress", 3: "Open", 4: "Won", 5: "Lost", 6: "Canceled", 7: "Revised",
+         647390000: "Submitted"}),
+    _line("quotedetail", "quotedetails", "quoteid", "quotes", (
+        *_bool("msdynce_quotehasexternalmaintainedproductsonly"), Attr("msdynce_quoterevisionnumber", "Integer"))),
+    _entity("salesorder", "salesorders", "name", (
+        _s("name", 300), _s("ordernumber", 100), Attr("customerid", "Customer", targets=_CUSTOMER),
+        _lk("pricelevelid", "pricelevels"), _lk("transactioncurrencyid", "transactioncurrencies"),
+        _lk("quoteid", "quotes"), _lk("owningbusinessunit", "businessunits"),
+        *_money("totalamount", "totallineitemamount", "totaltax", "discountamount", "freightamount",
+                "msdynce_misctax"),
+        Attr("msdynce_processingstatus", "Picklist", options=PROCESSING_STATUS),
+        *_bool("msdynce_ismaintainedexternally", "msdynce_hasexternallymaintainedproductsonly", "ispricelocked"),
+        Attr("requestdeliveryby", "DateTime"), Attr("datefulfilled", "DateTime"),
+        *_address("shipto"), *_address("billto")), [("ordernumber",)],
+        {0: ("Active", 1), 1: ("Submitted", 3), 2: ("Canceled", 4), 3: ("Fulfilled", 100001),
+         4: ("Invoiced", 100003)},
+        {1: "New", 2: "Pending", 3: "In Progress", 4: "No Money", 100001: "Complete", 100002: "Partial",
+         100003: "Invoiced"}),
+    _line("salesorderdetail", "salesorderdetails", "salesorderid", "salesorders", (
+        _s("msdynce_ordernumber", 100), *_bool("msdynce_ismisctax")),
+        # the integration keys a Data Integrator admin adds on the line tables (DIPV1003)
+        [("msdynce_ordernumber", "sequencenumber")]),
+    _entity("invoice", "invoices", "name", (
+        _s("name", 300), _s("invoicenumber", 100), Attr("customerid", "Customer", targets=_CUSTOMER),
+        _lk("salesorderid", "salesorders"), _lk("pricelevelid", "pricelevels"),
+        _lk("transactioncurrencyid", "transactioncurrencies"), _lk("owningbusinessunit", "businessunits"),
+        *_money("totalamount", "totallineitemamount", "totaltax", "discountamount", "freightamount",
+                "msdynce_misctax"),
+        Attr("msdynce_invoicedate", "DateTime"), *_bool("msdynce_ismaintainedexternally", "ispricelocked"),
+        Attr("duedate", "DateTime"), *_address("billto")), [("invoicenumber",)],
+        {0: ("Active", 1), 2: ("Paid", 100001), 3: ("Canceled", 100003)},
+        {1: "New", 2: "Partially Shipped", 4: "Billed", 100001: "Complete", 100002: "Partial",
+         100003: "Canceled"}),
+    _line("invoicedetail", "invoicedetails", "invoiceid", "invoices", (
+        _lk("salesorderdetailid", "salesorderdetails"), _s("msdynce_invoicenumber", 100),
+        Attr("msdynce_invoicedate", "DateTime"), *_bool("msdynce_ismisctax")),
+        [("msdynce_invoicenumber", "sequencenumber")]),
+)
+
+BY_SET = {e.entity_set: e for e in ENTITIES}
+BY_LOGICAL = {e.logical: e for e in ENTITIES}
