@@ -1,0 +1,113 @@
+"""Connector throughput against a local sandbox it starts (not a test).
+
+For each row count: rows per second and HTTP requests per 1,000 rows, for a bulk upsert (initial
+load) and a full read, on Dataverse (accounts) and F&O (CustomersV3).
+
+    .venv/bin/python benchmarks/connectors.py                 # 10,000 and 100,000 rows
+    .venv/bin/python benchmarks/connectors.py --rows 2000     # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import requests
+
+from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
+from p2c_assets.connectors.odata import literal
+
+TENANT, CLIENT_ID, SECRET = "sandbox", "p2c-sandbox-client", "p2c-sandbox-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sandbox(data_dir: str) -> tuple[subprocess.Popen, str, str]:
+    dv_port, fo_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "p2c_sandbox.cli", "serve", "--data", data_dir,
+                             "--dataverse-port", str(dv_port), "--finops-port", str(fo_port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    urls = f"http://127.0.0.1:{dv_port}", f"http://127.0.0.1:{fo_port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if all(requests.get(f"{u}/_sandbox/health", timeout=5).ok for u in urls):
+                return proc, *urls
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("sandbox did not start")
+
+
+def measure(label: str, client, n: int, action) -> None:
+    before = client.stats.snapshot()
+    started = time.perf_counter()
+    result = action()
+    seconds = time.perf_counter() - started
+    used = client.stats.since(before)
+    print(f"{label:<34} {n:>8,} rows {seconds:8.2f} s {n / seconds:10,.0f} rows/s "
+          f"{used.requests * 1000 / n:8.2f} requests/1,000 rows", flush=True)
+    return result
+
+
+def run_dataverse(n: int, dv: DataverseClient, tag: str) -> None:
+    accounts = [{"accountnumber": f"{tag}{i:07d}", "name": f"Account {i}", "telephone1": "555-0100",
+                 "address1_city": "Seattle", "creditlimit": 1000} for i in range(n)]
+    outcomes = measure("Dataverse upsert (UpsertMultiple)", dv, n,
+                       lambda: dv.upsert_many("accounts", accounts, key=["accountnumber"]))
+    assert all(o.status == "created" for o in outcomes), [o for o in outcomes if o.status == "failed"][:3]
+    df = measure("Dataverse full read", dv, n, lambda: dv.read(
+        "accounts", select=["accountnumber", "name", "telephone1", "address1_city", "creditlimit"],
+        filter=f"startswith(accountnumber,{literal(tag)})"))
+    assert len(df) == n, len(df)
+
+
+def run_finops(n: int, fo: FinOpsClient, tag: str) -> None:
+    # F&O customers need their currency and customer group to exist
+    fo.upsert_many("Currencies", [{"CurrencyCode": "USD", "Name": "US dollar"}], key=["CurrencyCode"])
+    fo.upsert_many("CustomerGroups", [{"CustomerGroupId": "10", "Description": "Wholesale"}],
+                   key=["dataAreaId", "CustomerGroupId"])
+    customers = [{"CustomerAccount": f"{tag}{i:07d}", "OrganizationName": f"Customer {i}",
+                  "CustomerGroupId": "10", "SalesCurrencyCode": "USD", "PrimaryContactPhone": "555-0100",
+                  "DeliveryAddressCity": "Seattle"} for i in range(n)]
+    outcomes = measure("F&O upsert ($batch changesets)", fo, n,
+                       lambda: fo.upsert_many("CustomersV3", customers, key=["dataAreaId", "CustomerAccount"]))
+    assert all(o.status == "created" for o in outcomes), [o for o in outcomes if o.status == "failed"][:3]
+    df = measure("F&O full read", fo, n, lambda: fo.read(
+        "CustomersV3", select=["CustomerAccount", "OrganizationName", "PrimaryContactPhone"],
+        filter=f"CustomerAccount eq {literal(tag + '*')}"))
+    assert len(df) == n, len(df)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--services", nargs="+", choices=["dataverse", "finops"], default=["dataverse", "finops"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data_dir:
+        proc, dv_url, fo_url = start_sandbox(data_dir)
+        try:
+            dv = DataverseClient(dv_url, ClientCredentials(TENANT, CLIENT_ID, SECRET, dv_url))
+            fo = FinOpsClient(fo_url, ClientCredentials(TENANT, CLIENT_ID, SECRET, fo_url))
+            for n in args.rows:
+                tag = uuid.uuid4().hex[:6].upper()
+                if "dataverse" in args.services:
+                    run_dataverse(n, dv, tag)
+                if "finops" in args.services:
+                    run_finops(n, fo, tag)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+"""HTTP clients for Dataverse and Finance and Operations (no Dagster here; see ``resources``)."""
+
+from .auth import AccessToken, ClientCredentials, TokenSource
+from .dataverse import Changes, DataverseClient
+from .errors import AuthenticationError, ConnectorError, DeltaTokenExpired, ServiceError
+from .finops import FinOpsClient
+from .http import RequestStats, RetryPolicy
+from .writes import WriteOutcome
+
+__all__ = [
+    "AccessToken", "AuthenticationError", "Changes", "ClientCredentials", "ConnectorError",
+    "DataverseClient", "DeltaTokenExpired", "FinOpsClient", "RequestStats", "RetryPolicy",
+    "ServiceError", "TokenSource", "WriteOutcome",
+]

@@ -1,0 +1,66 @@
+"""Errors the connectors raise.
+
+Every error names the service, the request (method and path, never headers or bodies) and the
+service's own error code and message, so a failed sync says *what* the far side refused. Nothing
+here ever holds a token or a client secret.
+"""
+
+from __future__ import annotations
+
+import json
+
+
+class ConnectorError(Exception):
+    """Base class: something went wrong talking to Dataverse or Finance and Operations."""
+
+
+class AuthenticationError(ConnectorError):
+    """The identity provider refused the credentials, or the service refused a fresh token.
+
+    Never retried: a wrong secret or a missing application user does not fix itself.
+    """
+
+
+class ServiceError(ConnectorError):
+    """The service answered with an HTTP error (after any retries)."""
+
+    def __init__(self, service: str, method: str, url: str, status: int, code: str | None, message: str | None):
+        self.service = service
+        self.method = method
+        self.url = url
+        self.status = status
+        self.code = code
+        self.message = message
+        detail = f" [{code}]" if code else ""
+        super().__init__(f"{service} {method} {url} -> HTTP {status}{detail}: {message or '(no message)'}")
+
+    @property
+    def is_row_error(self) -> bool:
+        """True when the request content was refused (a 4xx other than auth/throttling).
+
+        Only such failures are worth splitting a batch for; an outage would fail every half too.
+        """
+        return 400 <= self.status < 500 and self.status not in (401, 403, 429)
+
+
+class DeltaTokenExpired(ConnectorError):
+    """Dataverse no longer knows the change-tracking token: the caller must do a full read."""
+
+
+def parse_error_body(body: bytes | str | None) -> tuple[str | None, str | None]:
+    """(code, message) from an OData error body, in either service's shape.
+
+    Dataverse puts the text in ``error.message`` with an HRESULT ``error.code``; Finance and
+    Operations leaves ``code`` empty, says "An error has occurred." and puts the Infolog in
+    ``error.innererror.message``, which is the only useful part, so it wins when present.
+    """
+    if not body:
+        return None, None
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        error = json.loads(text).get("error") or {}
+    except (ValueError, AttributeError):
+        return None, text.strip()[:500] or None
+    inner = error.get("innererror") or {}
+    message = inner.get("message") or error.get("message")
+    return (error.get("code") or None), message

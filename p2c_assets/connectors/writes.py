@@ -1,0 +1,88 @@
+"""Bulk-write bookkeeping shared by both clients: per-row outcomes and isolating bad rows.
+
+A bulk request that one bad row makes fail as a whole (Dataverse ``UpsertMultiple`` on standard
+tables, a malformed ``$batch``) is split in halves, recursively, until the bad rows stand alone:
+``k`` bad rows among ``n`` cost about ``2k·log2(n)`` extra requests while every good row still lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from .errors import ServiceError
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What happened to one row of an upsert."""
+
+    key: tuple                   # the natural key values of the row, in `key` order
+    status: str                  # "created" | "updated" | "failed"
+    target_id: str | None = None  # Dataverse GUID or F&O key predicate
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    """A row ready to send: where it came from, its key values and its body."""
+
+    index: int
+    key: tuple
+    row: Mapping[str, object]
+
+    def key_dict(self, fields: Sequence[str]) -> dict[str, object]:
+        return dict(zip(fields, self.key))
+
+    def body_without(self, fields: Sequence[str]) -> dict[str, object]:
+        return {k: v for k, v in self.row.items() if k not in fields}
+
+
+def match_key(key: Sequence[object]) -> tuple:
+    """Key values as the services compare them: strings case-insensitively (SQL collation)."""
+    return tuple(v.casefold() if isinstance(v, str) else v for v in key)
+
+
+def prepare_rows(entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],
+                 ) -> tuple[list[PendingRow], dict[int, WriteOutcome]]:
+    """Rows with complete, unique keys, and failed outcomes (naming row and field) for the rest."""
+    if not key:
+        raise ValueError(f"upsert into {entity_set} needs at least one key field")
+    pending: list[PendingRow] = []
+    failed: dict[int, WriteOutcome] = {}
+    seen: dict[tuple, int] = {}
+    for index, row in enumerate(rows):
+        values = tuple(row.get(f) for f in key)
+        missing = [f for f, v in zip(key, values) if v is None or v == ""]
+        if missing:
+            failed[index] = WriteOutcome(values, "failed", error_code="MissingKey",
+                                         error_message=f"{entity_set} row {index}: key field "
+                                                       f"{', '.join(repr(f) for f in missing)} is empty")
+        elif match_key(values) in seen:
+            failed[index] = WriteOutcome(values, "failed", error_code="DuplicateKey",
+                                         error_message=f"{entity_set} row {index}: key {values!r} repeats "
+                                                       f"row {seen[match_key(values)]} of the same call")
+        else:
+            seen[match_key(values)] = index
+            pending.append(PendingRow(index, values, row))
+    return pending, failed
+
+
+def write_isolating_failures(rows: list[PendingRow],
+                             send: Callable[[list[PendingRow]], dict[int, WriteOutcome]],
+                             ) -> dict[int, WriteOutcome]:
+    """``send(rows)``; when the service refuses the request's content, split it and try the halves.
+
+    A failure that is not about the content (an outage after retries, a 5xx) fails the rows with
+    that error without splitting: splitting would only multiply the failed requests.
+    """
+    try:
+        return send(rows)
+    except ServiceError as exc:
+        if exc.is_row_error and len(rows) > 1:
+            middle = len(rows) // 2
+            return {**write_isolating_failures(rows[:middle], send),
+                    **write_isolating_failures(rows[middle:], send)}
+        return {r.index: WriteOutcome(r.key, "failed", error_code=exc.code or f"HTTP {exc.status}",
+                                      error_message=exc.message or str(exc)) for r in rows}
