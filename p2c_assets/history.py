@@ -1,0 +1,79 @@
+"""`p2c history` as text: past runs with their counts per outcome, and every error of one run.
+
+Plain functions returning strings, so the CLI only parses options and prints, and tests read the
+same text a user sees. Tables are rendered by pandas, already a dependency.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from p2c_assets.engine.ledger import RUN_OUTCOMES, Ledger, RecordEvent, RunSummary
+
+
+def history_text(ledger: Ledger, flow: str | None = None, run: int | None = None, limit: int = 20) -> str:
+    """What `p2c history [--flow F] [--run N]` prints."""
+    if run is not None:
+        return run_errors_table(ledger.run(run), ledger.run_errors(run))
+    return history_table(ledger.history(flow=flow, limit=limit))
+
+
+def history_table(runs: list[RunSummary]) -> str:
+    if not runs:
+        return "No runs recorded yet."
+    frame = pd.DataFrame(
+        [
+            {
+                "run": run.id,
+                "flow": run.flow,
+                "started": _time(run.started_at),
+                "seconds": _seconds(run),
+                "status": run.status,
+                "dry run": "yes" if run.dry_run else "",
+                **run.counts,
+                "requests": run.requests,
+            }
+            for run in runs
+        ],
+        columns=["run", "flow", "started", "seconds", "status", "dry run", *RUN_OUTCOMES, "requests"],
+    )
+    return _render(frame)
+
+
+def run_errors_table(run: RunSummary, errors: list[RecordEvent]) -> str:
+    title = f"Run {run.id} of {run.flow} ({run.status}, started {_time(run.started_at)})"
+    if not errors:
+        return f"{title}: no record errors."
+    frame = pd.DataFrame(
+        [
+            {
+                "key": error.key,
+                "legal entity": error.legal_entity or "",
+                "outcome": error.outcome,
+                "code": error.error_code or "",
+                # one line per record, whatever the service put in its message
+                "message": " ".join((error.error_message or "").split()),
+            }
+            for error in errors
+        ]
+    )
+    return f"{title}: {len(errors)} record error(s)\n{_render(frame)}"
+
+
+def _render(frame: pd.DataFrame) -> str:
+    """pandas right-aligns text; keys, names and messages read better left-aligned."""
+    formatters = {
+        column: f"{{:<{frame[column].str.len().max()}}}".format for column in frame.select_dtypes("object").columns
+    }
+    table = frame.to_string(index=False, justify="left", formatters=formatters)
+    return "\n".join(line.rstrip() for line in table.splitlines())
+
+
+def _time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _seconds(run: RunSummary) -> str:
+    return f"{(run.finished_at - run.started_at).total_seconds():.1f}" if run.finished_at else ""

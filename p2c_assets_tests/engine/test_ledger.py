@@ -1,0 +1,287 @@
+"""The sync ledger on SQLite and on a real PostgreSQL server (see conftest.py)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from p2c_assets.engine.ledger import VERSION_TABLE, Ledger, RecordOutcome
+from p2c_assets.history import history_text
+
+FLOW = "accounts"
+
+
+def ok(key: str, outcome: str = "created", content_hash: str = "h1", target_id: str | None = None) -> RecordOutcome:
+    return RecordOutcome(key, "usmf", content_hash, outcome, target_id or f"id-{key}")
+
+
+def bad(key: str, outcome: str = "failed", message: str = "Infolog: customer group '99' not found") -> RecordOutcome:
+    return RecordOutcome(key, "usmf", "h1", outcome, None, "0x80040265", message)
+
+
+def one_run(ledger: Ledger, rows: list[RecordOutcome], flow: str = FLOW) -> tuple[int, dict[str, int]]:
+    run = ledger.start_run(flow)
+    counts = ledger.record(run, flow, rows)
+    ledger.finish_run(run, counts, requests=1)
+    return run, counts
+
+
+def test_outcomes_are_counted_and_errors_listed_per_run(ledger):
+    run, counts = one_run(
+        ledger,
+        [
+            ok("ACC-1"),
+            ok("ACC-2", "updated"),
+            ok("ACC-3", "unchanged"),
+            bad("ACC-4", "rejected", "CreditLimit: must be at least 0"),
+            bad("ACC-5", "failed"),
+            bad("ACC-6", "blocked", "header ACC-5 failed"),
+        ],
+    )
+
+    assert counts == {"created": 1, "updated": 1, "unchanged": 1, "rejected": 1, "failed": 1, "blocked": 1}
+    [summary] = ledger.history(flow=FLOW)
+    assert (summary.id, summary.status, summary.requests) == (run, "success", 1)
+    assert summary.counts == {**counts, "parked": 0}
+    assert summary.finished_at >= summary.started_at and summary.started_at.tzinfo is not None
+    errors = ledger.run_errors(run)
+    assert [(e.key, e.outcome, e.error_message) for e in errors] == [
+        ("ACC-4", "rejected", "CreditLimit: must be at least 0"),
+        ("ACC-5", "failed", "Infolog: customer group '99' not found"),
+        ("ACC-6", "blocked", "header ACC-5 failed"),
+    ]
+    states = ledger.states(FLOW)
+    assert states["ACC-1"].target_id == "id-ACC-1" and states["ACC-1"].outcome == "created"
+    assert states["ACC-4"].outcome == "rejected" and states["ACC-4"].attempts == 0
+    assert ledger.pending(FLOW) == ["ACC-5", "ACC-6"]
+
+
+def test_target_id_survives_a_failure_and_errors_clear_on_success(ledger):
+    one_run(ledger, [ok("ACC-1", target_id="guid-1")])
+    failed_run, _ = one_run(ledger, [RecordOutcome("ACC-1", "usmf", "h2", "failed", None, "500", "server busy")])
+
+    state = ledger.states(FLOW)["ACC-1"]
+    assert (state.target_id, state.content_hash, state.outcome, state.attempts) == ("guid-1", "h2", "failed", 1)
+
+    fixed_run, counts = one_run(ledger, [ok("ACC-1", "updated", "h2", target_id="guid-1")])
+    state = ledger.states(FLOW)["ACC-1"]
+    assert counts == {"updated": 1}
+    assert (state.outcome, state.attempts, state.parked) == ("updated", 0, False)
+    assert ledger.pending(FLOW) == [] and ledger.run_errors(fixed_run) == []
+    assert [e.error_message for e in ledger.run_errors(failed_run)] == ["server busy"]  # history is kept
+
+
+def test_records_keep_failing_until_parked_then_unpark_retries_them(ledger):  # max_attempts=3
+    for attempt, expected in ((1, {"failed": 1, "blocked": 1}), (2, {"failed": 1, "blocked": 1})):
+        _, counts = one_run(ledger, [bad("ACC-1"), bad("ACC-2", "blocked")])
+        assert counts == expected
+        assert {key: s.attempts for key, s in ledger.states(FLOW).items()} == {"ACC-1": attempt, "ACC-2": attempt}
+    one_run(ledger, [bad("CON-1")], flow="contacts")
+
+    third, counts = one_run(ledger, [bad("ACC-1"), bad("ACC-2", "blocked")])
+
+    assert counts == {"parked": 2}
+    assert all(state.parked for state in ledger.states(FLOW).values())
+    assert ledger.pending(FLOW) == []
+    assert [(e.key, e.outcome) for e in ledger.run_errors(third)] == [("ACC-1", "parked"), ("ACC-2", "parked")]
+    assert ledger.history(flow=FLOW, limit=1)[0].counts["parked"] == 2
+
+    assert ledger.unpark(flow="contacts") == 0  # nothing parked there
+    assert ledger.unpark(flow=FLOW) == 2
+    assert ledger.pending(FLOW) == ["ACC-1", "ACC-2"]
+    assert {(s.attempts, s.parked) for s in ledger.states(FLOW).values()} == {(0, False)}
+    one_run(ledger, [ok("ACC-1", "updated")])
+    assert ledger.pending(FLOW) == ["ACC-2"]
+
+
+def test_unchanged_runs_add_no_events_but_mark_records_seen(ledger):
+    first, _ = one_run(ledger, [ok("ACC-1"), ok("ACC-2")])
+    second, counts = one_run(ledger, [ok("ACC-1", "unchanged"), ok("ACC-2", "unchanged")])
+
+    assert counts == {"unchanged": 2}
+    assert ledger.run_errors(second) == []
+    with ledger._engine.connect() as conn:
+        events = conn.execute(sa.text("SELECT run_id, count(*) FROM p2c_record_events GROUP BY run_id")).all()
+        last_runs = conn.execute(sa.text("SELECT DISTINCT last_run FROM p2c_records")).scalars().all()
+    assert events == [(first, 2)]
+    assert last_runs == [second]
+
+
+def test_cursors_are_kept_per_flow_and_name(ledger):
+    assert ledger.get_cursor(FLOW, "delta") is None
+    ledger.set_cursor(FLOW, "delta", "https://org/api/data/v9.2/accounts?$deltatoken=1")
+    ledger.set_cursor(FLOW, "delta", "https://org/api/data/v9.2/accounts?$deltatoken=2")
+    ledger.set_cursor("contacts", "delta", "token-c")
+    ledger.set_cursor(FLOW, "modifiedon", "2025-01-01T00:00:00Z")
+
+    assert ledger.get_cursor(FLOW, "delta").endswith("deltatoken=2")
+    assert ledger.get_cursor("contacts", "delta") == "token-c"
+    assert ledger.get_cursor(FLOW, "modifiedon") == "2025-01-01T00:00:00Z"
+
+    ledger.set_cursor(FLOW, "delta", None)  # an expired token: the next run starts over
+    assert ledger.get_cursor(FLOW, "delta") is None
+    assert ledger.get_cursor("contacts", "delta") == "token-c"
+
+
+def test_bad_input_names_the_record_and_the_field(ledger):
+    run = ledger.start_run(FLOW)
+    with pytest.raises(ValueError, match=r"record 'ACC-2': field 'outcome' is 'done'"):
+        ledger.record(run, FLOW, [ok("ACC-1"), RecordOutcome("ACC-2", "usmf", "h", "done")])
+    with pytest.raises(ValueError, match=r"record #1: field 'key' must be a non-empty string"):
+        ledger.record(run, FLOW, [ok("ACC-1"), ok("")])
+    with pytest.raises(ValueError, match=r"record 'ACC-1': given twice"):
+        ledger.record(run, FLOW, [ok("ACC-1"), bad("ACC-1")])
+    with pytest.raises(ValueError, match=r"run 999 does not exist"):
+        ledger.record(999, FLOW, [ok("ACC-1")])
+    with pytest.raises(ValueError, match=rf"run {run} belongs to flow 'accounts', not 'contacts'"):
+        ledger.record(run, "contacts", [ok("CON-1")])
+    with pytest.raises(ValueError, match=r"status 'green'"):
+        ledger.finish_run(run, {}, status="green")
+    with pytest.raises(ValueError, match=r"unknown outcome\(s\) \['moved'\]"):
+        ledger.finish_run(run, {"moved": 3})
+    assert ledger.states(FLOW) == {}  # nothing half-written
+
+
+def test_a_dry_run_cannot_change_the_ledger(ledger):
+    run = ledger.start_run(FLOW, dagster_run_id="d4c1", dry_run=True)
+    with pytest.raises(ValueError, match="is a dry run"):
+        ledger.record(run, FLOW, [ok("ACC-1")])
+    ledger.finish_run(run, {"created": 1})
+
+    assert ledger.states(FLOW) == {}
+    [summary] = ledger.history()
+    assert (summary.dry_run, summary.dagster_run_id, summary.counts["created"]) == (True, "d4c1", 1)
+
+
+def test_history_text_shows_runs_and_the_errors_of_one_run(ledger):
+    run, counts = one_run(ledger, [ok("ACC-1"), bad("ACC-2", message="line one\nline two")])
+    one_run(ledger, [ok("CON-1")], flow="contacts")
+
+    table = history_text(ledger, flow=FLOW)
+    [header, row] = table.splitlines()
+    assert header.split()[:5] == ["run", "flow", "started", "seconds", "status"]
+    assert row.split()[:2] == [str(run), FLOW] and "contacts" not in table
+    assert len(history_text(ledger).splitlines()) == 3
+
+    errors = history_text(ledger, run=run)
+    assert f"Run {run} of accounts" in errors and "1 record error(s)" in errors
+    assert "ACC-2" in errors and "line one line two" in errors and "ACC-1" not in errors
+    with pytest.raises(ValueError, match="run 999 does not exist"):
+        history_text(ledger, run=999)
+
+
+def test_upgrade_is_idempotent_and_keeps_data(state_url):
+    first = Ledger(state_url)
+    first.upgrade()
+    one_run(first, [ok("ACC-1")])
+    first.upgrade()
+    second = Ledger(state_url)
+    second.upgrade()
+
+    assert list(second.states(FLOW)) == ["ACC-1"]
+    with second._engine.connect() as conn:
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0001"]
+    first.close()
+    second.close()
+
+
+def _upgrade(barrier, url: str) -> None:
+    ledger = Ledger(url)
+    barrier.wait()
+    ledger.upgrade()
+
+
+def _write(barrier, url: str, prefix: str, batches: int) -> None:
+    ledger = Ledger(url, max_attempts=1000)
+    ledger.upgrade()
+    barrier.wait()
+    for batch in range(batches):
+        rows = [ok(f"{prefix}-{batch}-{i}") for i in range(300)] + [bad("SHARED")]
+        one_run(ledger, rows)
+
+
+def _at_once(target, *args_per_process) -> None:
+    """Start one process per argument tuple; they meet at a barrier, then run `target` together."""
+    context = multiprocessing.get_context("fork")  # each child opens its own Ledger after the fork
+    barrier = context.Barrier(len(args_per_process))
+    processes = [context.Process(target=target, args=(barrier, *args)) for args in args_per_process]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [process.exitcode for process in processes] == [0] * len(processes)
+
+
+def test_concurrent_start_ups_migrate_once(state_url):
+    _at_once(_upgrade, (state_url,), (state_url,))
+
+    ledger = Ledger(state_url)
+    with ledger._engine.connect() as conn:
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0001"]
+    one_run(ledger, [ok("ACC-1")])
+    ledger.close()
+
+
+def test_two_processes_recording_at_once_lose_nothing(state_url):
+    _at_once(_write, (state_url, "A", 8), (state_url, "B", 8))
+
+    ledger = Ledger(state_url)
+    states = ledger.states(FLOW)
+    assert len(states) == 2 * 8 * 300 + 1
+    assert states["SHARED"].attempts == 16  # every failure counted once, none lost to a race
+    assert len(ledger.history(limit=100)) == 16
+    ledger.close()
+
+
+def test_from_env_prefers_p2c_state_url(state_url, monkeypatch):
+    monkeypatch.setenv("P2C_STATE_URL", state_url)
+    monkeypatch.setenv("DAGSTER_HOME", "/nonexistent")
+    ledger = Ledger.from_env(max_attempts=2)
+    ledger.upgrade()
+    one_run(ledger, [bad("ACC-1")])
+    _, counts = one_run(ledger, [bad("ACC-1")])
+    assert counts == {"parked": 1}
+    ledger.close()
+
+
+@pytest.mark.parametrize("dagster_home", [True, False])
+def test_from_env_defaults_to_sqlite_beside_dagster_home_or_here(dagster_home, tmp_path, monkeypatch):
+    monkeypatch.delenv("P2C_STATE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    if dagster_home:
+        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    else:
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    ledger = Ledger.from_env()
+    ledger.upgrade()
+    one_run(ledger, [ok("ACC-1")])
+    ledger.close()
+
+    expected = tmp_path / "dagster" / "p2c_state.db" if dagster_home else tmp_path / ".p2c" / "state.db"
+    assert expected.is_file()
+
+
+def test_urls_never_show_their_password():
+    ledger = Ledger("postgresql://p2c:s3cret-pw@127.0.0.1:1/state")
+    assert "s3cret-pw" not in repr(ledger) and "postgresql+psycopg://p2c:***@" in repr(ledger)
+    with pytest.raises(ValueError, match="unsupported database 'mysql'") as error:
+        Ledger("mysql://p2c:s3cret-pw@localhost/state")
+    assert "s3cret-pw" not in str(error.value)
+
+
+def test_recording_100k_rows_takes_seconds(ledger, state_url, capsys):
+    rows = [ok(f"ACC-{i:06d}", content_hash=f"{i:064x}") for i in range(100_000)]
+    started = time.perf_counter()
+    _, created = one_run(ledger, rows)
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    _, unchanged = one_run(ledger, [ok(row.key, "unchanged", row.content_hash) for row in rows])
+    again = time.perf_counter() - started
+
+    assert created == {"created": 100_000} and unchanged == {"unchanged": 100_000}
+    with capsys.disabled():
+        backend = state_url.split(":")[0]
+        print(f"\n[ledger] {backend}: record() 100,000 created {first:.1f}s, 100,000 unchanged {again:.1f}s")
