@@ -43,15 +43,12 @@ def run(job: str, dry_run: bool, full_resync: bool) -> None:
 @click.option("--limit", default=20, show_default=True)
 def history(flow: str | None, run_id: int | None, limit: int) -> None:
     """Past sync runs with counts per flow, or the record errors of one run."""
-    from p2c_assets import history as history_text
     from p2c_assets.engine.ledger import Ledger
+    from p2c_assets.history import history_text
 
     ledger = Ledger.from_env()
     ledger.upgrade()
-    if run_id is not None:
-        click.echo(history_text.format_run_errors(ledger, run_id))
-    else:
-        click.echo(history_text.format_history(ledger, flow=flow, limit=limit))
+    click.echo(history_text(ledger, flow=flow, run=run_id, limit=limit))
 
 
 @main.command()

@@ -22,14 +22,16 @@ def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
                                       instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
 
+def materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
+    """Asset key -> materialization metadata values, for every asset of a run."""
+    return {event.materialization.asset_key.to_user_string():
+            {k: v.value for k, v in event.materialization.metadata.items()}
+            for event in result.get_asset_materialization_events()}
+
+
 def target_metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
-    """Asset key -> materialization metadata values, for the target assets of a run."""
-    found = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
-        if "rows_created" in mat.metadata:
-            found[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
-    return found
+    """The same, for the target assets (the ones that write) only."""
+    return {k: m for k, m in materialization_metadata(result).items() if "rows_created" in m}
 
 
 def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -256,7 +256,8 @@ class _Users:
             number = f"QUO-{self.r.randint(100000, 999999)}-{self.fake.bothify('??#?#?').upper()}"
             quote = self.dv.create("quotes", {
                 "quotenumber": number,
-                "name": f"{self.fake.catch_phrase()[:60]} for {account['name']}"[:300],
+                # Sales allows 300 characters, F&O quotation names 60: users who sync keep them short
+                "name": self.fake.catch_phrase()[:60],
                 "customerid_account@odata.bind": f"/accounts({account['accountid']})",
                 "pricelevelid@odata.bind": f"/pricelevels({self.price_lists[price_list]})",
                 "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency})",

@@ -150,7 +150,7 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
                 context.log.info(f"{flow}: {ledger.get().unpark(flow)} parked rows unparked")
             report = sync(settings.templates[flow], frames[source_name], client=client, ledger=ledger.get(),
                           companies=settings.companies, dry_run=config.dry_run, full=config.full_resync,
-                          dagster_run_id=context.run_id)
+                          dagster_run_id=context.run.run_id)
             context.log.info(f"{flow}: {dict(report.counts)} in {report.duration_s:.1f}s, {report.requests} requests")
             reports.append(report)
         return dg.MaterializeResult(metadata=report_metadata(reports),

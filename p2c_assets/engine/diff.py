@@ -31,7 +31,8 @@ def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fi
             continue
         other = right.loc[k]
         for f in fields:
-            if _normal(row[f]) != _normal(other[f]):
+            # a blank source value is never written (a sync does not blank target fields): not drift
+            if _normal(row[f]) is not None and _normal(row[f]) != _normal(other[f]):
                 found.append({"key": k, "field": f, "source": row[f], "target": other[f]})
     return pd.DataFrame(found, columns=["key", "field", "source", "target"])
 

@@ -21,6 +21,10 @@ def extract(client, source: Source, *, companies: dict[str, str], headers: pd.Da
     else:
         frame = client.read(source.entity_set, select=list(source.select), filter=source.filter)
     frame = frame.reindex(columns=list(dict.fromkeys([*source.select, *frame.columns])))
+    if source.first_company_wins and not frame.empty:
+        rank = {company: i for i, company in enumerate(companies)}
+        frame = (frame.assign(_rank=frame["dataAreaId"].str.lower().map(rank))
+                 .sort_values("_rank", kind="stable").drop_duplicates(list(source.key)).drop(columns="_rank"))
     references = references or References(client)
     for lookup in source.lookups:
         frame[lookup.into] = resolve_lookup(frame[lookup.column], lookup.targets, references)

@@ -57,17 +57,19 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
     mapped = map_rows(template, source, companies)
     keys = natural_key(mapped, template.target.key)
     checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped)
-    payload, bind_reasons = (bind_rows(template, checked.valid, references) if template.binds
-                             else (checked.valid, pd.Series(dtype=object)))
-    reasons = pd.concat([checked.reasons, bind_reasons])
-    blocked = _blocked_rows(template, payload, ledger)
-    payload = payload.drop(index=blocked)
+    blocked = _blocked_rows(template, checked.valid, ledger)
+    valid = checked.valid.drop(index=blocked)
 
     states = ledger.states(template.name)
     hashes = dict(zip(mapped.index, map(content_hash, mapped.to_dict(orient="records"))))
-    parked = {row for row in payload.index if not full and _parked(states.get(keys[row]), hashes[row])}
-    pending = [row for row in payload.index
+    parked = {row for row in valid.index if not full and _parked(states.get(keys[row]), hashes[row])}
+    changed = [row for row in valid.index
                if row not in parked and (full or not _unchanged(states.get(keys[row]), hashes[row]))]
+    # binds are resolved for the rows about to be written only: a no-change run reads nothing more
+    payload, bind_reasons = (bind_rows(template, valid.loc[changed], references) if template.binds
+                             else (valid.loc[changed], pd.Series(dtype=object)))
+    reasons = pd.concat([checked.reasons, bind_reasons])
+    pending = list(payload.index)
 
     outcomes: dict[int, tuple[str, str | None, str | None, str | None]] = {}
     field_diff = pd.DataFrame()
@@ -95,6 +97,7 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
         rows.append(RecordOutcome(key=keys[row], legal_entity=mapped.at[row, company] if company else None,
                                   content_hash=hashes[row], outcome=outcome, target_id=target_id,
                                   error_code=code, error_message=message))
+    rows = _one_per_key(rows)
     counts = Counter(r.outcome for r in rows)
     counts["parked"] = len(parked)
     requests = client.stats.requests - requests_before
@@ -112,6 +115,14 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
                       by_rule=checked.by_rule, sample=checked.sample, preview=mapped.head(5), requests=requests,
                       duration_s=time.monotonic() - started, dry_run=dry_run, run_id=run_id,
                       field_diff=field_diff)
+
+
+def _one_per_key(rows: list[RecordOutcome]) -> list[RecordOutcome]:
+    """Rows sharing a natural key were rejected together as duplicates: the ledger keeps one record."""
+    seen: dict[str, RecordOutcome] = {}
+    for row in rows:
+        seen.setdefault(row.key, row)
+    return list(seen.values())
 
 
 def _unchanged(state, digest: str) -> bool:

@@ -3,7 +3,7 @@
 p2c-spec.md 4.5. Only orders whose ordering and invoice customers both came from Sales
 (externally maintained), that are Confirmed or later, and whose totals were calculated by the
 "Calculate sales totals" batch are sent. F&O stays master: Sales keeps the order Active (statecode 0)
-so later F&O changes can still be written, shows the F&O processing status, and receives header tax
+so later F&O changes can still be written (until its invoice arrives), shows the F&O processing status, and receives header tax
 as `msdynce_misctax`, which the Sales side turns into the single "Freight Tax" line. Line discounts
 travel undivided ((3 x 3.33) + 0.01 = 10.00 arrives as 10.00).
 """
@@ -60,7 +60,9 @@ ORDERS = FlowTemplate(
         "msdynce_processingstatus": ValueMap("SalesOrderProcessingStatus", PROCESSING_STATUS),
         "pricelevelid": ValueMap("CurrencyCode", PRICE_LISTS),
     },
-    defaults={"msdynce_ismaintainedexternally": True, "statecode": 0, "ispricelocked": False},
+    # "Statecode = Active" of the template: Sales creates orders Active, and the flow never writes
+    # statecode, so an order its invoice set to Invoiced stays Invoiced
+    defaults={"msdynce_ismaintainedexternally": True, "ispricelocked": False},
     binds=DOCUMENT_BINDS,
     company_field="owningbusinessunit",
 )

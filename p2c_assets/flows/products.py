@@ -1,6 +1,7 @@
 """Products (Fin and Ops to Sales) - Direct: sellable released products become Sales products.
 
-p2c-spec.md 4.3. Only sellable products leave F&O (the entity filters them). The product number is
+p2c-spec.md 4.3. A product released in several legal entities becomes one Sales product, taken from the
+first company of the mapping (its currency is that company's accounting currency). Only sellable products leave F&O (the entity filters them). The product number is
 the key; the selling unit is value-mapped to a Sales unit name and the unit group defaults to
 "Default unit". Sales creates products in Draft, so the flow activates the ones it created. The Sales
 side adds an externally maintained product to the first price list of its currency (alphabetical);
@@ -22,6 +23,7 @@ PRODUCTS = FlowTemplate(
         select=("dataAreaId", "ProductNumber", "ItemNumber", "ProductName", "ProductDescription",
                 "ProductType", "SalesUnitSymbol", "SalesUnitDecimalPrecision", "CurrencyCode",
                 "SalesPrice", "UnitCost"),
+        first_company_wins=True,
     ),
     target=Target(system="sales", entity_set="products", key=("productnumber",)),
     fields={

@@ -89,6 +89,9 @@ class Source:
     filter: str | None = None
     lookups: tuple[Lookup, ...] = ()
     header: HeaderJoin | None = None
+    # one row per key across legal entities, the first company of the mapping winning (a product
+    # released in usmf and demf is one Sales product)
+    first_company_wins: bool = False
 
 
 @dataclass(frozen=True)
