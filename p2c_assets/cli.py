@@ -113,3 +113,7 @@ def run_job(job: str, *, dry_run: bool = False, full_resync: bool = False) -> bo
     result = execute(job, instance=instance, dry_run=dry_run, full_resync=full_resync)
     click.echo(summary(result))
     return result.success and not failed_checks(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -53,6 +53,8 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
          dagster_run_id: str | None = None, batch_size: int = 1000) -> SyncReport:
     started = time.monotonic()
     requests_before = client.stats.requests
+    # opened before any write, so a run that dies half-way stays in the history as never finished
+    run_id = None if dry_run else ledger.start_run(template.name, dagster_run_id=dagster_run_id, dry_run=False)
     references = References(client)
     mapped = map_rows(template, source, companies)
     keys = natural_key(mapped, template.target.key)
@@ -101,9 +103,7 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
     counts = Counter(r.outcome for r in rows)
     counts["parked"] = len(parked)
     requests = client.stats.requests - requests_before
-    run_id = None
-    if not dry_run:
-        run_id = ledger.start_run(template.name, dagster_run_id=dagster_run_id, dry_run=False)
+    if run_id is not None:
         ledger.record(run_id, template.name, rows)
         status = "failed" if counts["failed"] else ("warning" if counts["rejected"] or counts["blocked"] else "success")
         ledger.finish_run(run_id, counts=dict(counts), requests=requests, status=status)

@@ -1,0 +1,176 @@
+"""The sync engine against a seeded sandbox: bad rows, retries, incremental writes, dry runs, crashes.
+
+One seeded company per module; each test changes its own records through the services' APIs and runs
+one flow's job, as an engineer would from the UI.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
+from p2c_assets.engine.ledger import Ledger
+from p2c_assets.execution import failed_checks, target_metadata
+from p2c_assets_tests.conftest import running_sandbox
+from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+
+USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
+        "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("company")
+    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "20",
+                    "--seed", "11"], check=True, stdout=subprocess.DEVNULL)
+    with running_sandbox(data_dir) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def state_db(tmp_path_factory):
+    return tmp_path_factory.mktemp("state") / "state.db"
+
+
+@pytest.fixture(scope="module")
+def resources(company, state_db):
+    resources = sandbox_resources(company, state_db)
+    first = run_prospect_to_cash(resources)
+    assert first.success and not failed_checks(first)
+    return resources
+
+
+@pytest.fixture(scope="module")
+def dv(company):
+    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
+    return DataverseClient(company.dataverse_url, creds)
+
+
+@pytest.fixture(scope="module")
+def fo(company):
+    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
+    return FinOpsClient(company.finops_url, creds)
+
+
+def new_accounts(dv, prefix: str, count: int, **fields) -> list[str]:
+    numbers = [f"{prefix}-{i:03d}" for i in range(count)]
+    outcomes = dv.upsert_many("accounts", [{"accountnumber": n, "name": f"{prefix} customer {i}", **USMF, **fields}
+                                           for i, n in enumerate(numbers)], key=["accountnumber"])
+    assert {o.status for o in outcomes} == {"created"}, outcomes
+    return numbers
+
+
+def customers(fo, numbers) -> list[str]:
+    frame = fo.read("CustomersV3", select=["CustomerAccount"], cross_company=True)
+    return sorted(frame[frame["CustomerAccount"].isin(numbers)]["CustomerAccount"])
+
+
+def test_bad_rows_are_rejected_with_reasons_while_the_rest_lands_and_are_picked_up_once_fixed(dv, fo, resources):
+    good = new_accounts(dv, "GOOD", 3)
+    [long_name] = new_accounts(dv, "LONG", 1, name="N" * 130)
+    result = run_prospect_to_cash(resources, job="accounts_flow")
+    meta = target_metadata(result)["fo/customers"]
+    assert (meta["rows_created"], meta["rows_rejected"]) == (3, 1)
+    assert customers(fo, good + [long_name]) == good
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "valid_rows"
+               and e.asset_key.to_user_string() == "fo/customers"]
+    assert not check.passed and check.severity.value == "WARN"  # 1 row of about 25: under the 5% error share
+    [sample] = [r.data for r in check.metadata["rejected_sample"].value.records]
+    assert sample["key"] == f"usmf|{long_name}"
+    assert "OrganizationName at most 100 characters" in sample["reason"]
+    assert result.success  # a WARN does not block downstream
+
+    dv.upsert_many("accounts", [{"accountnumber": long_name, "name": "Shorter name Ltd"}], key=["accountnumber"])
+    again = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+    assert (again["rows_created"], again["rows_updated"], again["rows_rejected"]) == (1, 0, 0)
+    assert customers(fo, [long_name]) == [long_name]
+
+
+def test_rejections_above_the_allowed_share_are_an_error_that_blocks_downstream(dv, resources):
+    new_accounts(dv, "HUGE", 5, name="H" * 150)
+    result = run_prospect_to_cash(resources, job="accounts_flow", max_reject_share=0.01)
+    assert not result.success
+    assert any("fo/customers valid_rows (ERROR)" in c for c in failed_checks(result))
+    executed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert "fo__contacts" not in executed  # downstream of the blocked customers
+    dv.upsert_many("accounts", [{"accountnumber": f"HUGE-{i:03d}", "name": f"Huge {i}"} for i in range(5)],
+                   key=["accountnumber"])
+
+
+def test_changing_ten_source_rows_updates_exactly_those_ten(dv, resources):
+    run_prospect_to_cash(resources, job="accounts_flow")  # settle everything earlier tests left
+    accounts = dv.read("accounts", select=["accountnumber"], filter="statecode eq 0").head(10)
+    dv.upsert_many("accounts", [{"accountnumber": n, "telephone1": f"+1 555 01{i:02d}"}
+                                for i, n in enumerate(accounts["accountnumber"])], key=["accountnumber"])
+    meta = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+    assert (meta["rows_created"], meta["rows_updated"], meta["rows_failed"]) == (0, 10, 0)
+
+
+def test_a_row_the_target_refuses_is_retried_each_run_and_lands_once_fixed(dv, fo, resources, state_db, company):
+    token = company.token("dataverse")
+    requests.post(f"{company.dataverse_url}/api/data/v9.2/transactioncurrencies", timeout=10,
+                  headers={"Authorization": f"Bearer {token}"},
+                  json={"isocurrencycode": "GBP", "currencyname": "Pound Sterling", "currencysymbol": "£",
+                        "exchangerate": 0.8}).raise_for_status()
+    [pound] = new_accounts(dv, "GBP", 1, **{"transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='GBP')"})
+    for attempt in (1, 2):
+        meta = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+        assert meta["rows_failed"] == 1
+        state = Ledger(f"sqlite:///{state_db}").states("accounts")[f"usmf|{pound}"]
+        assert (state.outcome, state.attempts) == ("failed", attempt)
+        assert "GBP" in Ledger(f"sqlite:///{state_db}").run_errors(
+            Ledger(f"sqlite:///{state_db}").history("accounts", limit=1)[0].id)[0].error_message
+    fo.upsert_many("Currencies", [{"CurrencyCode": "GBP", "Name": "Pound Sterling"}], key=["CurrencyCode"])
+    meta = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+    assert (meta["rows_created"], meta["rows_failed"]) == (1, 0)
+    assert customers(fo, [pound]) == [pound]  # once, not duplicated
+
+
+def test_dry_run_writes_nothing_and_predicts_the_next_run(dv, fo, resources, state_db):
+    run_prospect_to_cash(resources, job="accounts_flow")
+    fresh = new_accounts(dv, "DRY", 2)
+    changed = dv.read("accounts", select=["accountnumber"], filter="statecode eq 0").head(3)["accountnumber"]
+    dv.upsert_many("accounts", [{"accountnumber": n, "websiteurl": "https://example.com/dry"} for n in changed],
+                   key=["accountnumber"])
+    runs_before = len(Ledger(f"sqlite:///{state_db}").history("accounts", limit=1000))
+    dry = target_metadata(run_prospect_to_cash(resources, job="accounts_flow", dry_run=True))["fo/customers"]
+    assert (dry["rows_created"], dry["rows_updated"]) == (2, 3)
+    assert customers(fo, fresh) == []
+    assert len(Ledger(f"sqlite:///{state_db}").history("accounts", limit=1000)) == runs_before
+    real = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+    for outcome in ("created", "updated", "unchanged", "rejected", "failed"):
+        assert real[f"rows_{outcome}"] == dry[f"rows_{outcome}"], outcome
+
+
+def test_a_run_killed_while_writing_loses_and_duplicates_nothing(dv, fo, resources, company, state_db, tmp_path):
+    run_prospect_to_cash(resources, job="accounts_flow")
+    numbers = new_accounts(dv, "KILL", 40)
+    company.set_faults(latency_ms=1500)  # every request to both services now takes 1.5 s
+    env = {**os.environ, "DATAVERSE_URL": company.dataverse_url, "FINOPS_URL": company.finops_url,
+           "AZURE_AUTHORITY_HOST": company.authority_host, "P2C_STATE_URL": f"sqlite:///{state_db}",
+           "DAGSTER_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "p2c_assets.cli", "run", "--job", "accounts_flow"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ledger = Ledger(f"sqlite:///{state_db}")
+    started = len(ledger.history("accounts", limit=1000))
+    try:
+        deadline = time.monotonic() + 60
+        while len(ledger.history("accounts", limit=1000)) == started:  # until the sync step opens its run
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        time.sleep(2)  # inside the writes: each request now takes 1.5 s
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        company.reset_faults()
+    assert ledger.history("accounts", limit=1)[0].status == "running"  # killed before it could finish
+    meta = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+    assert meta["rows_failed"] == 0
+    assert customers(fo, numbers) == numbers
+    all_keys = fo.read("CustomersV3", select=["dataAreaId", "CustomerAccount"], cross_company=True)
+    assert not all_keys.duplicated().any()
