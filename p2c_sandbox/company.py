@@ -43,11 +43,6 @@ SITES = {"1": "Central site", "2": "East site"}
 WAREHOUSES = {"11": ("Main warehouse", "1"), "13": ("Distribution warehouse", "1"),
               "21": ("East warehouse", "2")}
 
-#: P2C auto-number configuration rows (msdynce_p2cautonumber): table -> prefix
-AUTO_NUMBERS = {"account": "ACC", "contact": "CON"}
-AUTO_NUMBER_START = 1000
-AUTO_NUMBER_SUFFIX = 6
-
 DEMO_TENANT = "sandbox"
 DEMO_CLIENT_ID = "p2c-sandbox-client"
 DEMO_CLIENT_SECRET = "p2c-sandbox-secret"

@@ -3,8 +3,9 @@
 Each step does what Sales and F&O users do during a day, so a scheduled sync always has work:
 
 - Sales: a few new accounts and contacts (the P2C plug-in numbers them), a few changed ones;
-  new quotes for accounts that already reached F&O (externally maintained customers), with lines of
-  products that came from F&O (`msdynce_ismaintainedexternally` true, same currency), then
+  new quotes (Dataverse numbers them) for accounts that already reached F&O (externally maintained
+  customers), with lines of products that came from F&O (`msdynce_ismaintainedexternally` true,
+  same currency, so the P2C plug-in marks the quote "externally maintained products only"), then
   activated (statecode 1). Quotes are skipped while no such product or customer exists.
 - F&O: new sales orders for externally maintained customers with lines of sellable products,
   confirmed, "Calculate sales totals" run on them, and invoices posted for some confirmed orders
@@ -252,10 +253,8 @@ class _Users:
             currency = account["_transactioncurrencyid_value"]
             iso = list_for.get(currency, "USD")
             price_list = {"USD": "CRM Service USA (sample)", "EUR": "CRM Service Europe (sample)"}[iso]
-            # the sandbox does not number quotes; Sales would (QUO-01000-ABC1D2 style)
-            number = f"QUO-{self.r.randint(100000, 999999)}-{self.fake.bothify('??#?#?').upper()}"
+            # Dataverse numbers the quote (QUO-01000-ABCDEF)
             quote = self.dv.create("quotes", {
-                "quotenumber": number,
                 # Sales allows 300 characters, F&O quotation names 60: users who sync keep them short
                 "name": self.fake.catch_phrase()[:60],
                 "customerid_account@odata.bind": f"/accounts({account['accountid']})",
@@ -272,8 +271,6 @@ class _Users:
                         "productid@odata.bind": f"/products({product['productid']})",
                         "quantity": float(self.r.randint(1, 12)), "priceperunit": product.get("price") or 1.0,
                         "ispriceoverridden": True, "isproductoverridden": False,
-                        # the product came from F&O (what the P2C quote-line plug-in derives)
-                        "msdynce_ismaintainedexternally": True,
                         "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency})",
                         "sequencenumber": seq, "lineitemnumber": seq}
                 if product.get("_defaultuomid_value"):

@@ -22,18 +22,19 @@ def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fi
     """One row per difference: key, field, source value, target value ('missing in target' rows too)."""
     key = list(key)
     fields = [f for f in fields if f in mapped and f in target and f not in key]
-    left = mapped.assign(_k=_keys(mapped, key)).set_index("_k")
+    shown = mapped[key].astype(str).agg("|".join, axis=1) if not mapped.empty else pd.Series(dtype=object)
+    left = mapped.assign(_k=_keys(mapped, key), _shown=shown).set_index("_k")
     right = target.assign(_k=_keys(target, key)).drop_duplicates("_k").set_index("_k")
     found = []
     for k, row in left.iterrows():
         if k not in right.index:
-            found.append({"key": k, "field": "(record)", "source": "present", "target": "missing in target"})
+            found.append({"key": row["_shown"], "field": "(record)", "source": "present", "target": "missing in target"})
             continue
         other = right.loc[k]
         for f in fields:
             # a blank source value is never written (a sync does not blank target fields): not drift
             if _normal(row[f]) is not None and _normal(row[f]) != _normal(other[f]):
-                found.append({"key": k, "field": f, "source": row[f], "target": other[f]})
+                found.append({"key": row["_shown"], "field": f, "source": row[f], "target": other[f]})
     return pd.DataFrame(found, columns=["key", "field", "source", "target"])
 
 

@@ -132,14 +132,17 @@ def test_a_row_the_target_refuses_is_retried_each_run_and_lands_once_fixed(dv, f
 
 
 def test_dry_run_writes_nothing_and_predicts_the_next_run(dv, fo, resources, state_db):
+    changed = new_accounts(dv, "SEEN", 3)
     run_prospect_to_cash(resources, job="accounts_flow")
     fresh = new_accounts(dv, "DRY", 2)
-    changed = dv.read("accounts", select=["accountnumber"], filter="statecode eq 0").head(3)["accountnumber"]
     dv.upsert_many("accounts", [{"accountnumber": n, "websiteurl": "https://example.com/dry"} for n in changed],
                    key=["accountnumber"])
     runs_before = len(Ledger(f"sqlite:///{state_db}").history("accounts", limit=1000))
     dry = target_metadata(run_prospect_to_cash(resources, job="accounts_flow", dry_run=True))["fo/customers"]
     assert (dry["rows_created"], dry["rows_updated"]) == (2, 3)
+    diff = {(r.data["key"], r.data["field"], r.data["source"]) for r in dry["dry_run_field_diff"].records}
+    assert diff == {*((f"usmf|{n}", "PrimaryContactURL", "https://example.com/dry") for n in changed),
+                    *((f"usmf|{n}", "(record)", "present") for n in fresh)}
     assert customers(fo, fresh) == []
     assert len(Ledger(f"sqlite:///{state_db}").history("accounts", limit=1000)) == runs_before
     real = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
@@ -174,3 +177,40 @@ def test_a_run_killed_while_writing_loses_and_duplicates_nothing(dv, fo, resourc
     assert customers(fo, numbers) == numbers
     all_keys = fo.read("CustomersV3", select=["dataAreaId", "CustomerAccount"], cross_company=True)
     assert not all_keys.duplicated().any()
+
+
+def test_unknown_product_and_currency_are_rejected_by_name_and_block_only_their_own_lines(dv, fo, resources, company):
+    admin = f"{company.finops_url}/_sandbox/finops"
+    customer = fo.read("CustomersV3", select=["CustomerAccount"],
+                       filter="IsExternallyMaintained eq Microsoft.Dynamics.DataEntities.NoYes'Yes'").iloc[0, 0]
+    known = fo.read("SellableReleasedProducts", select=["ProductNumber"]).iloc[0, 0]
+    fo.upsert_many("ReleasedProductsV2", [{"ItemNumber": "LATE-1", "ProductNumber": "LATE-1", "ProductName": "Late",
+                                            "SalesUnitSymbol": "ea", "SalesPrice": 10}], key=["dataAreaId", "ItemNumber"])
+    fo.upsert_many("Currencies", [{"CurrencyCode": "CHF", "Name": "Swiss franc"}], key=["CurrencyCode"])
+    orders = []
+    for header, lines in (({}, [known, "LATE-1"]), ({"CurrencyCode": "CHF"}, [known])):
+        made = requests.post(f"{admin}/orders", timeout=10, json={
+            "company": "usmf", "customer": customer, **header,
+            "lines": [{"ProductNumber": p, "OrderedSalesQuantity": 2} for p in lines]})
+        made.raise_for_status()
+        number = made.json()["SalesOrderNumber"]
+        requests.post(f"{admin}/orders/usmf/{number}/confirm", timeout=10).raise_for_status()
+        orders.append(number)
+    requests.post(f"{admin}/calculate-totals", json={}, timeout=10).raise_for_status()
+
+    # 1 of the few orders is a large share: allow it, so the check warns instead of blocking the lines
+    result = run_prospect_to_cash(resources, job="orders_flow", max_reject_share=0.9)
+    meta = target_metadata(result)
+    assert meta["sales/orders"]["rows_rejected"] == 1
+    assert meta["sales/order_lines"]["rows_rejected"] == 1 and meta["sales/order_lines"]["rows_blocked"] == 1
+    reasons = {e.asset_key.to_user_string(): [r.data for r in e.metadata["rejected_sample"].value.records]
+               for e in result.get_asset_check_evaluations() if e.check_name == "valid_rows" and not e.passed}
+    assert reasons["sales/orders"] == [{"key": orders[1], "flow": "orders", "reason":
+                                        "transactioncurrencyid no transactioncurrencies with isocurrencycode "
+                                        "'CHF' in Sales; pricelevelid no pricelevels with name 'CHF' in Sales"}]
+    assert reasons["sales/order_lines"] == [{"key": f"{orders[0]}|2", "flow": "order_lines", "reason":
+                                             "productid no products with productnumber 'LATE-1' in Sales"}]
+    landed = dv.read("salesorderdetails", select=["msdynce_ordernumber", "sequencenumber"],
+                     filter=f"msdynce_ordernumber eq '{orders[0]}'")
+    assert list(landed["sequencenumber"]) == [1]  # the good line of the same order landed
+    assert result.success  # rejections and blocked lines warn; they do not stop the invoices

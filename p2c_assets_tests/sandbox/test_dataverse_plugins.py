@@ -75,3 +75,87 @@ def test_arriving_invoice_sets_its_order_invoiced(dv, unique):
                            "salesorderid@odata.bind": f"/salesorders(ordernumber='{order['ordernumber']}')"})
     after = dv.get(f"salesorders({order['salesorderid']})").json()
     assert (after["statecode"], after["statuscode"], after["msdynce_processingstatus"]) == (4, 100003, 647390003)
+
+
+def test_quotes_get_numbers_in_sequence_unless_given(dv, unique):
+    first = dv.create("quotes", {"name": unique("Q")})["quotenumber"]
+    second = dv.create("quotes", {"name": unique("Q")})["quotenumber"]
+    assert re.fullmatch(r"QUO-\d{5}-[A-Z]{6}", first) and re.fullmatch(r"QUO-\d{5}-[A-Z]{6}", second)
+    assert int(second[4:9]) == int(first[4:9]) + 1
+    own = unique("QOWN")
+    assert dv.create("quotes", {"name": "x", "quotenumber": own})["quotenumber"] == own
+    assert dv.get(f"quotes(quotenumber='{first}')").status_code == 200  # the number is the alternate key
+
+
+def _products(dv, unique):
+    """An F&O-made (externally maintained) product and a Sales-made one, in a fresh currency."""
+    currency = _currency(dv, unique)
+    bind = f"/transactioncurrencies({currency['transactioncurrencyid']})"
+    dv.create("pricelevels", {"name": unique("List"), "transactioncurrencyid@odata.bind": bind})
+    external = dv.create("products", {"name": "From F&O", "productnumber": unique("FO"), "price": 10.0,
+                                      "msdynce_ismaintainedexternally": True, "transactioncurrencyid@odata.bind": bind})
+    sales = dv.create("products", {"name": "Sales only", "productnumber": unique("SP"), "price": 5.0,
+                                   "msdynce_ismaintainedexternally": False, "transactioncurrencyid@odata.bind": bind})
+    return external, sales
+
+
+def _quote_line(dv, quote, seq, product=None, **values):
+    body = {"quoteid@odata.bind": f"/quotes({quote['quoteid']})", "quantity": 1, "priceperunit": 10.0,
+            "sequencenumber": seq, **values}
+    if product:
+        body["productid@odata.bind"] = f"/products({product['productid']})"
+    else:
+        body.update(isproductoverridden=True, productdescription="write-in")
+    return dv.create("quotedetails", body)
+
+
+def _quote_flags(dv, quote):
+    header = dv.get(f"quotes({quote['quoteid']})").json()["msdynce_hasexternallymaintainedproductsonly"]
+    lines = dv.get("quotedetails", params={"$filter": f"_quoteid_value eq {quote['quoteid']}",
+                                           "$orderby": "sequencenumber"}).json()["value"]
+    return header, [(ln["msdynce_ismaintainedexternally"], ln["msdynce_quotehasexternalmaintainedproductsonly"])
+                    for ln in lines]
+
+
+def test_quote_flags_follow_the_products_of_its_lines(dv, unique):
+    external, sales = _products(dv, unique)
+    quote = dv.create("quotes", {"name": unique("Q")})
+    # the client's own value is ignored: the flag comes from the product
+    first = _quote_line(dv, quote, 1, external, msdynce_ismaintainedexternally=False)
+    assert first["msdynce_ismaintainedexternally"] is True
+    assert _quote_flags(dv, quote) == (True, [(True, True)])
+    # a write-in line makes the quote Sales-only, on the header and on every line
+    write_in = _quote_line(dv, quote, 2, msdynce_ismaintainedexternally=True)
+    assert _quote_flags(dv, quote) == (False, [(True, False), (False, False)])
+    assert dv.delete(f"quotedetails({write_in['quotedetailid']})").status_code == 204
+    assert _quote_flags(dv, quote) == (True, [(True, True)])
+    # so does changing a line to a Sales-made product
+    response = dv.patch(f"quotedetails({first['quotedetailid']})",
+                        json={"productid@odata.bind": f"/products({sales['productid']})"})
+    assert response.status_code == 204, response.text
+    assert _quote_flags(dv, quote) == (False, [(False, False)])
+
+
+def test_order_flag_ignores_the_freight_tax_line_but_not_sales_products(dv, unique):
+    external, sales = _products(dv, unique)
+    order = dv.create("salesorders", {"name": unique("SO"), "ordernumber": unique("SO"), "msdynce_misctax": 3.0})
+    bind = f"/salesorders({order['salesorderid']})"
+    line = dv.create("salesorderdetails", {"salesorderid@odata.bind": bind, "sequencenumber": 1, "quantity": 2,
+                                           "priceperunit": 10.0,
+                                           "productid@odata.bind": f"/products({external['productid']})"})
+    assert line["msdynce_ismaintainedexternally"] is True
+    header = dv.get(f"salesorders({order['salesorderid']})").json()
+    assert header["msdynce_hasexternallymaintainedproductsonly"] is True and header["totalamount"] == 23.0
+    dv.create("salesorderdetails", {"salesorderid@odata.bind": bind, "sequencenumber": 2, "quantity": 1,
+                                    "priceperunit": 5.0, "productid@odata.bind": f"/products({sales['productid']})"})
+    header = dv.get(f"salesorders({order['salesorderid']})").json()
+    assert header["msdynce_hasexternallymaintainedproductsonly"] is False
+
+
+def test_quote_without_lines_is_not_externally_maintained(dv, unique):
+    quote = dv.create("quotes", {"name": unique("Q")})
+    external, _ = _products(dv, unique)
+    line = _quote_line(dv, quote, 1, external)
+    assert _quote_flags(dv, quote) == (True, [(True, True)])
+    assert dv.delete(f"quotedetails({line['quotedetailid']})").status_code == 204
+    assert _quote_flags(dv, quote)[0] is False

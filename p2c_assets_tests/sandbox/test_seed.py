@@ -8,6 +8,7 @@ which a seed would collide with.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -165,21 +166,24 @@ def test_dataverse_sales_made_products_and_quotes(seeded):
     quotes = values(dv_get(seeded, "quotes", **{"$select": "quotenumber,statecode,"
                                                 "msdynce_hasexternallymaintainedproductsonly"}))
     assert {q["statecode"] for q in quotes} == {0, 1}
+    assert all(re.fullmatch(r"QUO-\d{5}-[A-Z]{6}", q["quotenumber"]) for q in quotes)
     assert not any(q["msdynce_hasexternallymaintainedproductsonly"] for q in quotes)
     assert values(dv_get(seeded, "quotedetails", **{"$top": "1"}))
 
 
-def test_dataverse_auto_number_continues_after_seed(seeded):
-    token = seeded.token("dataverse")
-    response = requests.post(f"{seeded.dataverse_url}/api/data/v9.2/accounts", timeout=10,
-                             json={"name": "After seed Inc."}, headers={"Authorization": f"Bearer {token}",
-                                                                        "Prefer": "return=representation"})
-    if response.status_code == 404:
-        pytest.skip("the Dataverse service is not built yet")
-    assert response.status_code in (201, 204), response.text
-    number = dv_get(seeded, "accounts", **{"$filter": "name eq 'After seed Inc.'",
-                                           "$select": "accountnumber"})["value"][0]["accountnumber"]
-    assert number.startswith(f"ACC-{1000 + SCALE:05d}-")
+@pytest.mark.parametrize("logical, entity_set, column, prefix", [
+    ("account", "accounts", "accountnumber", "ACC"),
+    ("contact", "contacts", "msdynce_contactnumber", "CON"),
+    ("quote", "quotes", "quotenumber", "QUO"),
+])
+def test_dataverse_auto_number_continues_after_seed(seeded, logical, entity_set, column, prefix):
+    seeded_rows = seeded.report.counts[f"dataverse.{logical}"]
+    name = "lastname" if logical == "contact" else "name"
+    response = requests.post(f"{seeded.dataverse_url}/api/data/v9.2/{entity_set}", timeout=10,
+                             json={name: "After seed"}, headers={"Authorization": f"Bearer {seeded.token()}",
+                                                                 "Prefer": "return=representation"})
+    assert response.status_code == 201, response.text
+    assert response.json()[column].startswith(f"{prefix}-{1000 + seeded_rows:05d}-")
 
 
 # -- determinism and re-seeding ------------------------------------------------------------------

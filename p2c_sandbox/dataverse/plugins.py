@@ -15,7 +15,16 @@ from ..store import utc_now
 from . import errors
 from .tables import BY_LOGICAL
 
-AUTO_NUMBER = {"account": ("accountnumber", "ACC"), "contact": ("msdynce_contactnumber", "CON")}
+#: table -> (number column, prefix): the P2C solution's ACC-/CON- numbers and Dataverse's own quote
+#: numbers, all `PREFIX-01000-ABCDEF` and given only when the client leaves the column empty
+AUTO_NUMBER = {"account": ("accountnumber", "ACC"), "contact": ("msdynce_contactnumber", "CON"),
+               "quote": ("quotenumber", "QUO")}
+AUTO_NUMBER_START = 1000
+AUTO_NUMBER_SUFFIX = 6
+#: line tables whose product decides the "externally maintained" flags (the P2C quote-line and
+#: order-line pre-operation steps); the quote lines also carry their header's flag
+PRODUCT_LINES = ("quotedetail", "salesorderdetail")
+HEADER_FLAG_ON_LINE = {"quotedetail": "msdynce_quotehasexternalmaintainedproductsonly"}
 LINE_HEADERS = {"quotedetail": ("quoteid", "quote"), "salesorderdetail": ("salesorderid", "salesorder"),
                 "invoicedetail": ("invoiceid", "invoice")}
 # alternate-key number copied from the header onto a line when missing
@@ -29,21 +38,36 @@ def initial_state(entity) -> int:
     return 2 if entity.logical == "product" else 0  # products are created in Draft
 
 
-def _auto_number(svc, logical: str, prefix: str) -> str:
-    """`ACC-01000-BVRCPS`: prefix, a sequence from 1000, six upper-case letters (seeded by the sequence)."""
+def auto_number(prefix: str, sequence: int, suffix: str) -> str:
+    """`ACC-01000-BVRCPS`: prefix, the sequence padded to five digits, six upper-case letters."""
+    return f"{prefix}-{sequence:05d}-{suffix}"
+
+
+def continue_auto_numbers(store, logical: str, last_sequence: int) -> None:
+    """Make the service's next number for `logical` follow `last_sequence`.
+
+    `p2c-sandbox seed` numbers its rows in bulk, without the plug-in; this hands the sequence over
+    so numbers the service gives later never collide with seeded ones.
+    """
+    store.conn.execute("INSERT OR REPLACE INTO _sandbox_meta VALUES (?, ?)", (f"autonumber:{logical}", last_sequence))
+
+
+def _next_auto_number(svc, logical: str, prefix: str) -> str:
+    """The next number of the table's sequence (from 1000); the letters are seeded by the sequence."""
     store = svc.store
-    store.conn.execute("INSERT OR IGNORE INTO _sandbox_meta VALUES (?, 999)", (f"autonumber:{logical}",))
+    store.conn.execute("INSERT OR IGNORE INTO _sandbox_meta VALUES (?, ?)",
+                       (f"autonumber:{logical}", AUTO_NUMBER_START - 1))
     sequence = store.conn.execute("UPDATE _sandbox_meta SET value = value + 1 WHERE name = ? RETURNING value",
                                   (f"autonumber:{logical}",)).fetchone()[0]
     rng = random.Random(f"{logical}:{sequence}")
-    return f"{prefix}-{sequence:05d}-{''.join(rng.choices(string.ascii_uppercase, k=6))}"
+    return auto_number(prefix, sequence, "".join(rng.choices(string.ascii_uppercase, k=AUTO_NUMBER_SUFFIX)))
 
 
 def before_create(svc, entity, row: dict) -> None:
     if entity.logical in AUTO_NUMBER:
         column, prefix = AUTO_NUMBER[entity.logical]
         if not row.get(column):
-            row[column] = _auto_number(svc, entity.logical, prefix)
+            row[column] = _next_auto_number(svc, entity.logical, prefix)
     _before_any(svc, entity, row, row)
 
 
@@ -57,6 +81,10 @@ def _before_any(svc, entity, merged: dict, target: dict) -> None:
         if "firstname" in target or "lastname" in target or "fullname" not in merged or not merged.get("fullname"):
             target["fullname"] = " ".join(p for p in (merged.get("firstname"), merged.get("lastname")) if p) or None
         target["msdynce_iscompanyanaccount"] = merged.get("parentcustomeridtype") == "account"
+    if entity.logical in PRODUCT_LINES:
+        # a line is externally maintained when its product is; write-in lines (no product) are not
+        product = svc.store.get("product", {"productid": merged["productid"]}) if merged.get("productid") else None
+        target["msdynce_ismaintainedexternally"] = bool(product and product.get("msdynce_ismaintainedexternally"))
     if entity.logical in LINE_HEADERS:
         quantity, price = merged.get("quantity") or 0, merged.get("priceperunit") or 0
         base = round(quantity * price, 4)
@@ -131,17 +159,31 @@ def _header_totals(svc, line_logical: str, line: dict) -> None:
     if header is None:
         return
     lines = svc.store.select(line_logical, where=f'"{column}" = ?', params=[line[column]])
-    product_lines = [ln for ln in lines if ln.get("productid")]
     lines_total = round(sum(ln.get("extendedamount") or 0 for ln in lines), 4)
     changes = {"totallineitemamount": lines_total,
                "totaltax": round(sum(ln.get("tax") or 0 for ln in lines), 4),
                "totalamount": round(lines_total - (header.get("discountamount") or 0)
-                                    + (header.get("freightamount") or 0), 4),
-               "msdynce_hasexternallymaintainedproductsonly": bool(product_lines) and all(
-                   ln.get("msdynce_ismaintainedexternally") for ln in product_lines)}
-    if header_logical == "invoice":
-        changes.pop("msdynce_hasexternallymaintainedproductsonly")
+                                    + (header.get("freightamount") or 0), 4)}
+    if line_logical in PRODUCT_LINES:
+        changes["msdynce_hasexternallymaintainedproductsonly"] = _external_products_only(svc, line_logical, lines)
     svc.store.update(header_logical, {f"{header_logical}id": header[f"{header_logical}id"]}, changes)
+
+
+def _external_products_only(svc, line_logical: str, lines: list[dict]) -> bool:
+    """Whether every product line is externally maintained (so the document may go to F&O).
+
+    The Freight Tax line is the header's tax, not a product, so it does not count; any other
+    write-in line makes the document Sales-only. Quote lines get the answer copied onto them.
+    """
+    products = [ln for ln in lines if not ln.get("msdynce_ismisctax")]
+    flag = bool(products) and all(ln.get("msdynce_ismaintainedexternally") for ln in products)
+    line_column = HEADER_FLAG_ON_LINE.get(line_logical)
+    if line_column:
+        primary = BY_LOGICAL[line_logical].primary_id
+        for ln in lines:
+            if ln.get(line_column) is not flag:
+                svc.store.update(line_logical, {primary: ln[primary]}, {line_column: flag})
+    return flag
 
 
 def _freight_tax_line(svc, header_logical: str, header: dict) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..store import Store
 from . import batch, bulk, changes, errors, keys, metadata, queries, writes
 from .messages import Req, Resp
-from .tables import BY_SET, ENTITIES
+from .tables import BY_SET, ENTITIES, open_store
 
 NAMESPACE_UUID = uuid.UUID("5c2f3a52-9d1e-4f5b-8a1e-2c3d4e5f6a7b")
 
@@ -21,7 +20,7 @@ NAMESPACE_UUID = uuid.UUID("5c2f3a52-9d1e-4f5b-8a1e-2c3d4e5f6a7b")
 class Dataverse:
     def __init__(self, ctx):
         self.ctx = ctx
-        self.store = Store(ctx.data_dir / "dataverse.db", [e.table() for e in ENTITIES])
+        self.store = open_store(ctx.data_dir / "dataverse.db")
         self.faults = ctx.faults["dataverse"]
 
     def api_url(self, path: str = "") -> str:

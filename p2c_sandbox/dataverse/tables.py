@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
-from ..store import VERSION, Column, Table
+from ..store import VERSION, Column, Store, Table
 
 # Dataverse attribute type -> store column type
 _STORE_TYPES = {"String": "string", "Memo": "memo", "Money": "decimal", "Decimal": "decimal",
@@ -226,3 +227,12 @@ ENTITIES: tuple[EntityType, ...] = (
 
 BY_SET = {e.entity_set: e for e in ENTITIES}
 BY_LOGICAL = {e.logical: e for e in ENTITIES}
+
+
+def open_store(path: Path | str) -> Store:
+    """The Dataverse database at `path` with every catalogue table created.
+
+    The service and `p2c-sandbox seed` both open the database through this, so the seed writes
+    exactly the tables and columns the service reads (one catalogue, no second copy).
+    """
+    return Store(path, [e.table() for e in ENTITIES])
