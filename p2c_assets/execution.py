@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from p2c_assets.defs.assets import TARGETS
+from p2c_assets.defs.assets import SOURCES, TARGETS
 
 COLUMNS = ("rows_extracted", "rows_created", "rows_updated", "rows_unchanged", "rows_rejected",
            "rows_failed", "rows_blocked", "http_requests")
@@ -12,12 +12,16 @@ COLUMNS = ("rows_extracted", "rows_created", "rows_updated", "rows_unchanged", "
 
 def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
             instance: dg.DagsterInstance | None = None, **config) -> dg.ExecuteInProcessResult:
-    """`config` (dry_run, full_resync, max_reject_share) goes to every target asset the job selects."""
+    """`config` (dry_run, full_resync, max_reject_share) goes to every target asset the job selects;
+    `full_resync` also makes the source assets read everything again."""
     from p2c_assets.definitions import build_definitions
 
     job_def = build_definitions(resources).resolve_job_def(job)
     selected = set(job_def.graph.node_names())
     ops = {f"{t.system}__{t.name}": {"config": config} for t in TARGETS if f"{t.system}__{t.name}" in selected}
+    if config.get("full_resync"):
+        ops.update({f"{s.system}__{s.name}": {"config": {"full_refresh": True}} for s in SOURCES
+                    if f"{s.system}__{s.name}" in selected})
     return job_def.execute_in_process(run_config={"ops": ops} if config else {},
                                       instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False)
 

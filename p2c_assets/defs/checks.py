@@ -59,7 +59,7 @@ def build_reconciliation(spec) -> dg.AssetChecksDefinition:
     decorate = dg.asset_check(
         asset=asset_key, name="reconciliation", additional_ins=ins, blocking=False,
         description="the target holds what the source says, key by key on the mapped fields, for every "
-                    "record the ledger says landed")
+                    "record the ledger says landed; records whose source is gone are reported as orphans")
 
     def reconcile(dataverse, finops, ledger, flow_settings, frames: dict) -> dg.AssetCheckResult:
         settings = flow_settings.get()
@@ -68,12 +68,19 @@ def build_reconciliation(spec) -> dg.AssetChecksDefinition:
         for flow, source_name in spec.flows.items():
             template = settings.templates[flow]
             mapped = map_rows(template, frames[source_name], settings.companies)
+            keys = natural_key(mapped, template.target.key)
             landed = {k for k, s in ledger.get().states(flow).items() if s.outcome in LANDED}
-            mapped = mapped[natural_key(mapped, template.target.key).isin(landed)]
+            mapped = mapped[keys.isin(landed)]
             checked += len(mapped)
             fields = [f for f in template.target_fields if f not in template.binds]
-            drift.append(compare(mapped, target_snapshot(template, client, settings.companies),
-                                 template.target.key, fields).assign(flow=flow))
+            target = target_snapshot(template, client, settings.companies)
+            drift.append(compare(mapped, target, template.target.key, fields).assign(flow=flow))
+            # deletes are not propagated (the safe choice): records the sync wrote whose source is
+            # gone or no longer passes the filter are reported here for an admin to decide
+            in_target = set(natural_key(target, template.target.key).str.casefold())
+            orphans = sorted(k for k in landed - set(keys) if k.casefold() in in_target)
+            drift.append(pd.DataFrame({"key": orphans, "field": "(record)", "source": "missing in source",
+                                       "target": "present", "flow": flow}))
         found = pd.concat(drift, ignore_index=True)
         return dg.AssetCheckResult(passed=found.empty, metadata={"records_compared": checked,
                                                                 "differences": len(found), "sample": table(found)})

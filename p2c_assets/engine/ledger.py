@@ -15,6 +15,7 @@ target key, so when the same number can exist in several legal entities the key 
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -120,6 +121,16 @@ cursors = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime(timezone=True), nullable=False),
+)
+
+# The last extracted rows of each incrementally read source (JSON per row), so that a run which reads
+# only what changed still hands the whole source to mapping, header joins and reconciliation.
+source_rows = sa.Table(
+    "p2c_source_rows",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("row_id", sa.Text, primary_key=True),
+    sa.Column("row", sa.Text, nullable=False),
 )
 
 # The rows of one record() call, in a temporary table that lives inside its transaction.
@@ -430,6 +441,28 @@ class Ledger:
                     set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
                 )
             )
+
+    # source rows: the snapshot behind incremental extraction
+
+    def load_source(self, source: str) -> list[dict]:
+        query = sa.select(source_rows.c.row).where(source_rows.c.source == source).order_by(source_rows.c.row_id)
+        with self._engine.connect() as conn:
+            return [json.loads(row) for row in conn.scalars(query)]
+
+    def save_source(self, source: str, rows: Mapping[str, dict], *, removed: Iterable[str] = (),
+                    replace: bool = False) -> None:
+        """Store rows by id (replacing all of `source` when `replace`), dropping `removed` ids, atomically."""
+        gone = list({*removed, *rows})
+        with self._writing() as conn:
+            if replace:
+                conn.execute(source_rows.delete().where(source_rows.c.source == source))
+            for start in range(0, len(gone), 500):
+                conn.execute(source_rows.delete().where(source_rows.c.source == source,
+                                                        source_rows.c.row_id.in_(gone[start:start + 500])))
+            if rows:
+                conn.execute(source_rows.insert(), [{"source": source, "row_id": row_id,
+                                                     "row": json.dumps(row, default=str)}
+                                                    for row_id, row in rows.items()])
 
     # internals
 

@@ -15,7 +15,7 @@ import requests
 
 from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
 from p2c_assets.engine.ledger import Ledger
-from p2c_assets.execution import failed_checks, target_metadata
+from p2c_assets.execution import failed_checks, materialization_metadata, target_metadata
 from p2c_assets_tests.conftest import running_sandbox
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
 
@@ -214,3 +214,43 @@ def test_unknown_product_and_currency_are_rejected_by_name_and_block_only_their_
                      filter=f"msdynce_ordernumber eq '{orders[0]}'")
     assert list(landed["sequencenumber"]) == [1]  # the good line of the same order landed
     assert result.success  # rejections and blocked lines warn; they do not stop the invoices
+
+
+def test_dataverse_sources_read_only_what_changed_and_fall_back_to_full_reads(dv, resources, company):
+    run_prospect_to_cash(resources, job="accounts_flow")
+    quiet = materialization_metadata(run_prospect_to_cash(resources, job="accounts_flow"))
+    assert quiet["sales/accounts"]["extract_mode"] == "incremental (0 changed, 0 deleted)"
+    extracted = quiet["sales/accounts"]["dagster/row_count"]
+
+    [gone] = new_accounts(dv, "GONE", 1)
+    run_prospect_to_cash(resources, job="accounts_flow")
+    [account_id] = dv.read("accounts", select=["accountid"], filter=f"accountnumber eq '{gone}'")["accountid"]
+    token = company.token("dataverse")
+    requests.delete(f"{company.dataverse_url}/api/data/v9.2/accounts({account_id})", timeout=10,
+                    headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+    result = run_prospect_to_cash(resources, job="accounts_flow")
+    changed = materialization_metadata(result)
+    assert changed["sales/accounts"]["extract_mode"] == "incremental (0 changed, 1 deleted)"
+    assert changed["sales/accounts"]["dagster/row_count"] == extracted  # +1 created, -1 deleted
+    [orphans] = [e for e in result.get_asset_check_evaluations() if e.check_name == "reconciliation"
+                 and e.asset_key.to_user_string() == "fo/customers"]
+    assert not orphans.passed  # the F&O customer stays (deletes are not propagated) and is reported
+    assert [r.data for r in orphans.metadata["sample"].value.records] == [
+        {"key": f"usmf|{gone}", "field": "(record)", "source": "missing in source", "target": "present",
+         "flow": "accounts"}]
+
+    company.set_faults(change_tracking_retention_s=0)
+    try:
+        expired = materialization_metadata(run_prospect_to_cash(resources, job="accounts_flow"))
+    finally:
+        company.reset_faults()
+    assert expired["sales/accounts"]["extract_mode"] == "full (delta token expired)"
+    assert expired["sales/accounts"]["dagster/row_count"] == extracted
+    assert expired["fo/customers"]["rows_created"] + expired["fo/customers"]["rows_updated"] == 0
+
+    forced = materialization_metadata(run_prospect_to_cash(resources, job="accounts_flow", full_resync=True))
+    assert forced["sales/accounts"]["extract_mode"] == "full (requested)"
+    customers_written = forced["fo/customers"]
+    assert customers_written["rows_unchanged"] == 0 and customers_written["rows_created"] == 0
+    assert customers_written["rows_updated"] == len(dv.read("accounts", select=["accountid"], filter="statecode eq 0")) \
+        + len(dv.read("contacts", select=["contactid"], filter="msdynce_isactivecustomer eq true and statecode eq 0"))
