@@ -11,7 +11,8 @@ COLUMNS = ("rows_extracted", "rows_created", "rows_updated", "rows_unchanged", "
 
 
 def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
-            instance: dg.DagsterInstance | None = None, **config) -> dg.ExecuteInProcessResult:
+            instance: dg.DagsterInstance | None = None, log_level: str = "WARNING",
+            **config) -> dg.ExecuteInProcessResult:
     """`config` (dry_run, full_resync, max_reject_share) goes to every target asset the job selects;
     `full_resync` also makes the source assets read everything again."""
     from p2c_assets.definitions import build_definitions
@@ -22,8 +23,9 @@ def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
     if config.get("full_resync"):
         ops.update({f"{s.system}__{s.name}": {"config": {"full_refresh": True}} for s in SOURCES
                     if f"{s.system}__{s.name}" in selected})
-    return job_def.execute_in_process(run_config={"ops": ops} if config else {},
-                                      instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": log_level}}}}
+    return job_def.execute_in_process(run_config=run_config, instance=instance or dg.DagsterInstance.ephemeral(),
+                                      raise_on_error=False)
 
 
 def materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
