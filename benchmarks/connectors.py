@@ -1,7 +1,8 @@
 """Connector throughput against a local sandbox it starts (not a test).
 
 For each row count: rows per second and HTTP requests per 1,000 rows, for a bulk upsert (initial
-load) and a full read, on Dataverse (accounts) and F&O (CustomersV3).
+load) and a full read, on Dataverse (accounts) and F&O (CustomersV3); and the CPU seconds per 1,000
+rows the sandbox process and this (client) process spent, which shows which side limits the rate.
 
     .venv/bin/python benchmarks/connectors.py                 # 10,000 and 100,000 rows
     .venv/bin/python benchmarks/connectors.py --rows 2000     # a quick look
@@ -10,6 +11,7 @@ load) and a full read, on Dataverse (accounts) and F&O (CustomersV3).
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -48,14 +50,30 @@ def start_sandbox(data_dir: str) -> tuple[subprocess.Popen, str, str]:
     raise SystemExit("sandbox did not start")
 
 
+SERVER_PID: int | None = None  # the sandbox process, for its CPU time
+
+
+def server_cpu() -> float:
+    """CPU seconds the sandbox process has used so far (0 where /proc is not available)."""
+    try:
+        with open(f"/proc/{SERVER_PID}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def measure(label: str, client, n: int, action) -> None:
     before = client.stats.snapshot()
+    server_before, client_before = server_cpu(), time.process_time()
     started = time.perf_counter()
     result = action()
     seconds = time.perf_counter() - started
     used = client.stats.since(before)
+    server_s, client_s = server_cpu() - server_before, time.process_time() - client_before
     print(f"{label:<34} {n:>8,} rows {seconds:8.2f} s {n / seconds:10,.0f} rows/s "
-          f"{used.requests * 1000 / n:8.2f} requests/1,000 rows", flush=True)
+          f"{used.requests * 1000 / n:8.2f} requests/1,000 rows   CPU s/1,000 rows: "
+          f"sandbox {server_s * 1000 / n:6.3f}, client {client_s * 1000 / n:6.3f}", flush=True)
     return result
 
 
@@ -95,6 +113,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
         proc, dv_url, fo_url = start_sandbox(data_dir)
+        global SERVER_PID
+        SERVER_PID = proc.pid
         try:
             dv = DataverseClient(dv_url, ClientCredentials(TENANT, CLIENT_ID, SECRET, dv_url))
             fo = FinOpsClient(fo_url, ClientCredentials(TENANT, CLIENT_ID, SECRET, fo_url))

@@ -70,26 +70,30 @@ def build_batch(items: Sequence[BatchRequest | Sequence[BatchRequest]]) -> tuple
     return f"multipart/mixed; boundary={boundary}", body.encode("utf-8")
 
 
+# The legacy compat32 policy: plain string headers, about six times less CPU than policy.HTTP on a
+# 1,000-changeset response, which is what bounded F&O bulk upserts.
+_PARSER = email.parser.BytesParser(policy=email.policy.compat32)
+
+
 def _parse_http(raw: bytes) -> BatchResponse:
     status_line, _, rest = raw.lstrip(b"\r\n").partition(b"\n")
     parts = status_line.split()
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
         raise ValueError(f"batch part is not an HTTP response: {status_line[:80]!r}")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(rest)
+    message = _PARSER.parsebytes(rest)
     body = message.get_payload(decode=True) or b""
     return BatchResponse(int(parts[1]), dict(message.items()), body.rstrip(b"\r\n"))
 
 
 def parse_batch(content_type: str, body: bytes) -> list[list[BatchResponse]]:
     """Responses of a ``$batch``, one list per top-level part (a changeset's list has its parts)."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    message = _PARSER.parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
     if not message.is_multipart():
         raise ValueError(f"$batch response is not multipart ({content_type})")
     items = []
-    for part in message.iter_parts():
+    for part in message.get_payload():
         if part.is_multipart():
-            items.append([_parse_http(inner.get_payload(decode=True)) for inner in part.iter_parts()])
+            items.append([_parse_http(inner.get_payload(decode=True)) for inner in part.get_payload()])
         else:
             items.append([_parse_http(part.get_payload(decode=True))])
     return items

@@ -114,6 +114,11 @@ class Entity:
     def _by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
+    @cached_property
+    def empty_row(self) -> dict[str, object]:
+        """Every field's empty value (a row nobody wrote); copy it before changing it."""
+        return {f.name: f.empty() for f in self.fields}
+
     @property
     def stored_fields(self) -> tuple[Field, ...]:
         """The fields the write table holds (views may add computed ones)."""

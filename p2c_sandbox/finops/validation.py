@@ -8,6 +8,7 @@ way the real `Write failed for table row of type ...` message reads.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Mapping
 
@@ -67,14 +68,21 @@ def _coerce(f: Field, value: object) -> object:
     return value
 
 
-def _exists(conn: sqlite3.Connection, target: str, key: str, value: object,
-            company: str) -> bool:
+@functools.lru_cache(maxsize=None)
+def _exists_sql(target: str, key: str) -> tuple[str, bool]:
+    """The lookup `_exists` runs for a reference, and whether it takes the company."""
     entity = ENTITIES[target]
-    where, params = [f'"{key}" = ?'], [value]
+    where = [f'"{key}" = ?']
     if entity.company_specific:
         where.append('"dataAreaId" = ?')
-        params.append(company)
-    sql = f'SELECT 1 FROM "{entity.source}" WHERE {" AND ".join(where)} LIMIT 1'
+    return (f'SELECT 1 FROM "{entity.source}" WHERE {" AND ".join(where)} LIMIT 1',
+            entity.company_specific)
+
+
+def _exists(conn: sqlite3.Connection, target: str, key: str, value: object,
+            company: str) -> bool:
+    sql, company_specific = _exists_sql(target, key)
+    params = (value, company) if company_specific else (value,)
     return conn.execute(sql, params).fetchone() is not None
 
 
@@ -88,8 +96,9 @@ def validate_row(conn: sqlite3.Connection, entity: Entity, row: Mapping[str, obj
                          f"Warning: validateField failed on field '{label}.{f.name}'"])
 
     company = str(row.get("dataAreaId", ""))
+    empty = entity.empty_row
     for f in entity.fields:
-        value = row.get(f.name, f.empty())
+        value = row.get(f.name, empty[f.name])
         if f.required and value in ("", None):
             fail(f, f"Field '{f.caption}' must be filled in.")
         elif f.max_length and isinstance(value, str) and len(value) > f.max_length:

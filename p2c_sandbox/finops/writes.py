@@ -41,7 +41,7 @@ def create(conn: sqlite3.Connection, entity: Entity, body: Mapping[str, object],
     """Insert a row from a POST body; return it as stored (with computed fields)."""
     _writable(entity)
     values = coerce_body(entity, body)
-    row = {f.name: f.empty() for f in entity.fields}
+    row = dict(entity.empty_row)
     row.update({k: v for k, v in values.items() if not entity.field(k).read_only})
     if entity.company_specific:
         row["dataAreaId"] = values.get("dataAreaId") or default_company
