@@ -19,6 +19,9 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         schedules=[schedule],
         sensors=[run_failures],
         resources=resources or build_resources(),
+        # steps mostly wait on the two services, and the connectors parallelise their own requests:
+        # one process per run starts in seconds where a process per step costs minutes on a small host
+        executor=dg.in_process_executor,
     )
 
 
