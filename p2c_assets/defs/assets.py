@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from p2c_assets.defs.reporting import report_metadata, source_check, target_checks
+from p2c_assets.defs.reporting import column_schema, report_metadata, source_check, target_checks
 from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
 from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
 from p2c_assets.engine.extract import extract, extract_changes
@@ -107,7 +107,8 @@ def build_source_asset(spec: SourceAsset) -> dg.AssetsDefinition:
         description=f"{template.source.entity_set} as read for '{template.title}'.",
         check_specs=[dg.AssetCheckSpec("pandera_schema", asset=asset_key,
                                        description=f"source rows match the {schema.name} schema")],
-        metadata={"entity_set": template.source.entity_set, "source_filter": template.source.filter or "(none)"},
+        metadata={"entity_set": template.source.entity_set, "source_filter": template.source.filter or "(none)",
+                  "dagster/column_schema": column_schema(schema)},
     )
     def source_asset(context: dg.AssetExecutionContext, config: ExtractConfig, dataverse: DataverseResource,
                      finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource, **inputs):
@@ -150,7 +151,8 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
             dg.AssetCheckSpec("writes_landed", asset=asset_key, blocking=True,
                               description="every row sent landed, none blocked, and pending rows moved"),
         ],
-        metadata={"entity_set": entity_set, "flows": ", ".join(spec.flows)},
+        metadata={"entity_set": entity_set, "flows": ", ".join(spec.flows),
+                  "dagster/column_schema": column_schema(BY_ENTITY_SET[entity_set])},
     )
     def target_asset(context: dg.AssetExecutionContext, config: SyncConfig, dataverse: DataverseResource,
                      finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,

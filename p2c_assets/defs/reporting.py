@@ -27,6 +27,15 @@ def table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
     )
 
 
+def column_schema(schema: pa.DataFrameSchema) -> dg.TableSchema:
+    """The entity's pandera columns as the asset's Columns tab (before the first run too)."""
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name, (column.metadata or {}).get("kind", "string"), description=column.description,
+                       constraints=dg.TableColumnConstraints(
+                           nullable=column.nullable, other=[str(c.error) for c in column.checks if c.error]))
+        for name, column in schema.columns.items()])
+
+
 def source_check(schema: pa.DataFrameSchema, frame: pd.DataFrame, asset_key: dg.AssetKey) -> dg.AssetCheckResult:
     """Source data quality, reported not enforced: the target schema decides what is sent."""
     checked = validate(schema, frame)
@@ -83,7 +92,11 @@ def target_checks(reports, asset_key: dg.AssetKey, max_share: float) -> list[dg.
 
 def report_metadata(reports) -> dict:
     counts = sum((r.counts for r in reports), Counter())
-    metadata: dict = {f"rows_{o}": counts[o] for o in OUTCOMES}
+    written = counts["created"] + counts["updated"]
+    metadata: dict = {"result": (f"{counts['created']} created, {counts['updated']} updated, "
+                                 f"{counts['unchanged']} unchanged" if written else
+                                 f"no changes: {counts['unchanged']} rows unchanged, nothing written")}
+    metadata.update({f"rows_{o}": counts[o] for o in OUTCOMES})
     metadata.update({
         "rows_extracted": sum(r.extracted for r in reports),
         "http_requests": sum(r.requests for r in reports),

@@ -48,5 +48,5 @@ def _column(name: str, col: Col, is_key: bool) -> pa.Column:
         checks.append(pa.Check.ge(col.min_value, error=f"not below {col.min_value}"))
     if col.required or is_key:
         checks.append(pa.Check(lambda s: s.astype(str).str.strip() != "", error="must not be blank"))
-    return pa.Column(None, checks=checks, nullable=not (col.required or is_key),
-                     required=is_key, description=f"{name} ({col.kind})")
+    return pa.Column(None, checks=checks, nullable=not (col.required or is_key), required=is_key,
+                     description=f"{name}{' (key)' if is_key else ''}", metadata={"kind": col.kind})

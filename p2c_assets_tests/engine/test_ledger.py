@@ -7,9 +7,20 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
-from p2c_assets.engine.ledger import VERSION_TABLE, Ledger, RecordOutcome
+from p2c_assets.engine.ledger import MIGRATIONS, VERSION_TABLE, Ledger, RecordOutcome
 from p2c_assets.history import history_text
+
+
+def _head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+HEAD = _head_revision()  # the newest migration: upgrade() must always land there
 
 FLOW = "accounts"
 
@@ -183,7 +194,7 @@ def test_upgrade_is_idempotent_and_keeps_data(state_url):
 
     assert list(second.states(FLOW)) == ["ACC-1"]
     with second._engine.connect() as conn:
-        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0001"]
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == [HEAD]
     first.close()
     second.close()
 
@@ -220,7 +231,7 @@ def test_concurrent_start_ups_migrate_once(state_url):
 
     ledger = Ledger(state_url)
     with ledger._engine.connect() as conn:
-        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0001"]
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == [HEAD]
     one_run(ledger, [ok("ACC-1")])
     ledger.close()
 
