@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from p2c_assets.connectors.odata import key_predicate
-from p2c_assets.engine.references import References, _fold
+from p2c_assets.engine.references import References, fold
 from p2c_assets.flows.template import Bind, FlowTemplate
 
 
@@ -48,10 +48,10 @@ def bind_rows(template: FlowTemplate, frame: pd.DataFrame, references: Reference
 def _reference(field: str, bind: Bind, value, references: References) -> tuple[str, str | None]:
     for nav, entity_set, by in bind.choices or ((bind.nav or field, bind.entity_set, bind.by),):
         if bind.alternate_key:
-            if _fold(value) in references.values(entity_set, by):
+            if fold(value) in references.values(entity_set, by):
                 return nav, f"/{entity_set}({key_predicate({by: value})})"
         else:
-            guid = references.mapping(entity_set, by, primary_key(entity_set)).get(_fold(value))
+            guid = references.mapping(entity_set, by, primary_key(entity_set)).get(fold(value))
             if guid is not None:
                 return nav, f"/{entity_set}({guid})"
     return bind.nav or field, None

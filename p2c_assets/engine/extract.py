@@ -19,7 +19,7 @@ import pandas as pd
 from p2c_assets.connectors import DeltaTokenExpired
 from p2c_assets.connectors.odata import any_of, chunk_keys
 from p2c_assets.engine.binds import primary_key
-from p2c_assets.engine.references import References, _fold
+from p2c_assets.engine.references import References, fold
 from p2c_assets.flows.template import Source
 
 
@@ -100,7 +100,7 @@ def resolve_lookup(guids: pd.Series, targets, references: References) -> pd.Seri
     resolved = pd.Series([None] * len(guids), index=guids.index, dtype=object)
     for entity_set, key, value in targets:
         mapping = references.mapping(entity_set, key, value)
-        found = guids.map(lambda g: mapping.get(_fold(g)) if isinstance(g, str) else None)
+        found = guids.map(lambda g: mapping.get(fold(g)) if isinstance(g, str) else None)
         resolved = resolved.where(resolved.notna(), found)
     return resolved
 

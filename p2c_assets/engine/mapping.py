@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from p2c_assets.flows.template import FlowTemplate, _blank
+from p2c_assets.flows.template import FlowTemplate, blank
 
 
 def map_rows(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.DataFrame:
@@ -26,7 +26,7 @@ def map_rows(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, 
         if target_field not in mapped:
             mapped[target_field] = default
         else:
-            mapped[target_field] = mapped[target_field].map(lambda v, d=default: d if _blank(v) else v)
+            mapped[target_field] = mapped[target_field].map(lambda v, d=default: d if blank(v) else v)
     if template.company_field:
         mapped[template.company_field] = _company(template, source, companies)
     if template.transform is not None and not source.empty:

@@ -25,12 +25,13 @@ class References:
         frame = self.frame(entity_set, tuple(dict.fromkeys((key, value))))
         if frame.empty:
             return {}
-        return {_fold(k): v for k, v in zip(frame[key], frame[value])}
+        return {fold(k): v for k, v in zip(frame[key], frame[value])}
 
     def values(self, entity_set: str, column: str) -> set:
         frame = self.frame(entity_set, (column,))
-        return {_fold(v) for v in frame[column]} if not frame.empty else set()
+        return {fold(v) for v in frame[column]} if not frame.empty else set()
 
 
-def _fold(value):
+def fold(value):
+    """Dataverse compares strings case-insensitively; so do lookups and binds."""
     return value.casefold() if isinstance(value, str) else value

@@ -45,7 +45,7 @@ class ValueMap:
 
     def apply(self, series: pd.Series) -> pd.Series:
         def one(value: Any) -> Any:
-            text = "" if _blank(value) else str(value)
+            text = "" if blank(value) else str(value)
             return self.values.get(text, value if text else None)
 
         return series.map(one)
@@ -141,7 +141,8 @@ class FlowTemplate:
         return list(dict.fromkeys(names))
 
 
-def _blank(value: Any) -> bool:
+def blank(value: Any) -> bool:
+    """None, NaN or only spaces: what Data Integrator's blank value-map row and defaults apply to."""
     if value is None:
         return True
     if isinstance(value, float) and pd.isna(value):
