@@ -18,9 +18,11 @@ demo: install  ## sandbox + seed + prospect_to_cash end to end, with a summary
 test: install  ## the test suite (starts its own sandbox and PostgreSQL)
 	$(BIN)/python -m pytest -q
 
-ui: install  ## sandbox in the background + the Dagster UI on http://127.0.0.1:3000
+ui: install  ## sandbox in the background + the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops both)
+	mkdir -p .dagster_home && cp -n dagster.yaml .dagster_home/
+	test -f .sandbox/dataverse.db || $(BIN)/p2c-sandbox seed --data .sandbox
 	$(BIN)/p2c-sandbox serve --data .sandbox & echo $$! > .sandbox.pid; \
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} $(BIN)/dagster dev -w workspace.yaml; \
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml; \
 	kill $$(cat .sandbox.pid); rm -f .sandbox.pid
 
 lock:  ## re-pin dependencies after editing pyproject.toml

@@ -9,6 +9,7 @@ business users work, runs it again and prints both summaries.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -68,7 +69,10 @@ def unpark(flow: str | None) -> None:
 def demo(data: str, scale: int) -> None:
     """Start the sandbox, seed it, sync, simulate a business day, sync again."""
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(exist_ok=True)
+    if Path("dagster.yaml").exists() and not (home / "dagster.yaml").exists():
+        shutil.copy("dagster.yaml", home / "dagster.yaml")  # the project's instance settings
     fresh = not Path(data, "dataverse.db").exists()
     server = subprocess.Popen([sys.executable, "-m", "p2c_sandbox.cli", "serve", "--data", data])
     try:
