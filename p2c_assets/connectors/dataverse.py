@@ -6,30 +6,55 @@ UpsertMultiple does not say which rows it created, so each batch first looks its
 filtered GETs selecting only key and id columns): keys found are *updated* with the id read, the
 rest are *created* and their ids are read back afterwards. A steady-state sync (mostly updates)
 therefore costs about 1 lookup + 1 write per 1,000 rows, an initial load one more lookup. The
-alternative, a ``$batch`` of PATCH upserts with ``return=representation``, tells 201 from 200
-directly but runs 1,000 separate operations on the server; UpsertMultiple is Dataverse's fast path.
-On standard tables one bad target fails the whole request, so failing requests are split
+``$batch`` described below tells 201 from 200 directly but runs 1,000 separate operations on the
+server; UpsertMultiple is Dataverse's fast path, so it stays the first choice. On standard tables one bad target fails the whole request, so failing requests are split
 (``writes.write_isolating_failures``).
 
 Alternate-key fields are left out of the target bodies (the key in ``@odata.id`` fills them on
 create), which avoids the UpsertMultiple create-path bug with key fields in the body (SDK #127).
+
+Not every standard table has the bulk messages (protocols.md A11): for such a table the bound
+action is not declared and Dataverse answers 404 ``0x80060888`` "Resource not found for the
+segment 'Microsoft.Dynamics.CRM.UpsertMultiple'". The client then remembers the entity set (per
+client, see ``tables_without_bulk``) and writes that table with ``$batch`` instead: one PATCH
+upsert per row on its alternate-key URL with ``Prefer: return=representation`` (and
+``$select=<primary id>`` to keep the answer small), so 201 says created and 200 updated without
+any lookup; each row is its own changeset, so a refused row rolls back only itself (no splitting
+needed), and the batch carries ``Prefer: odata.continue-on-error`` so the rows after it still run.
+One ``$batch`` per batch of up to 1,000 rows (Dataverse's cap on operations per batch). Parts that
+answer 429/502/503/504 are sent again in a new batch with the same backoff as a whole request. A
+part answering 204 (the preference ignored) counts as updated, with the id from ``OData-EntityId``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Iterator, Sequence
+from urllib.parse import urlsplit
 
 import pandas as pd
 
-from .base import ODataClient, frame
-from .errors import DeltaTokenExpired, ServiceError
-from .odata import eq, key_predicate
+from .base import MAX_BATCH, ODataClient, frame
+from .batch import BatchRequest, BatchResponse, build_batch, parse_batch
+from .errors import DeltaTokenExpired, ServiceError, parse_error_body
+from .http import retry_after_seconds
+from .odata import entity_path, eq, key_predicate
 from .writes import PendingRow, WriteOutcome, match_key, write_isolating_failures
+
+log = logging.getLogger("p2c_assets.connectors")
 
 MAX_PAGE = 5000
 TOKEN_EXPIRED = "0x80044352"   # "Version stamp associated with the client has expired."
+SEGMENT_NOT_FOUND = "0x80060888"   # "Resource not found for the segment '...'": an undeclared bound action
+_GUID = re.compile(r"\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$")
+
+
+class _BulkMessagesMissing(Exception):
+    """UpsertMultiple is not declared for the table; not a ServiceError, so no batch splitting."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,10 @@ class DataverseClient(ODataClient):
         self.page_size = page_size
         self._tables: dict[str, TableInfo] = {}
         self._tables_lock = threading.Lock()
+        self._no_bulk: set[str] = set()
+        self._bulk_ok: set[str] = set()
+        self._probes: dict[str, threading.Lock] = {}
+        self._no_bulk_lock = threading.Lock()
 
     def _prefer(self, *extra: str) -> dict[str, str]:
         return {"Prefer": ",".join([f"odata.maxpagesize={self.page_size}", *extra])}
@@ -124,8 +153,38 @@ class DataverseClient(ODataClient):
                 self._tables[entity_set] = TableInfo(found[0]["LogicalName"], found[0]["PrimaryIdAttribute"])
             return self._tables[entity_set]
 
+    @property
+    def tables_without_bulk(self) -> frozenset[str]:
+        """Entity sets this client found without ``UpsertMultiple`` and writes with ``$batch``."""
+        with self._no_bulk_lock:
+            return frozenset(self._no_bulk)
+
     def _upsert_batch(self, entity_set: str, rows: list[PendingRow], key: list[str]) -> dict[int, WriteOutcome]:
         table = self.table(entity_set)
+        with self._no_bulk_lock:
+            known = entity_set in self._bulk_ok or entity_set in self._no_bulk
+            probe = self._probes.setdefault(entity_set, threading.Lock())
+        # until a table is known to have UpsertMultiple (or not), one batch at a time finds out, so
+        # parallel batches do not all spend a key lookup and a refused request on it
+        with contextlib.nullcontext() if known else probe:
+            if entity_set not in self.tables_without_bulk:
+                try:
+                    outcomes = self._upsert_bulk(entity_set, table, rows, key)
+                except _BulkMessagesMissing:
+                    with self._no_bulk_lock:
+                        if entity_set not in self._no_bulk:
+                            log.info("Dataverse %s has no UpsertMultiple: writing it with $batch", entity_set)
+                        self._no_bulk.add(entity_set)
+                else:
+                    with self._no_bulk_lock:
+                        self._bulk_ok.add(entity_set)
+                    return outcomes
+        return write_isolating_failures(rows, lambda part: self._upsert_changesets(entity_set, table, part, key))
+
+    # --- UpsertMultiple ------------------------------------------------------------------------
+
+    def _upsert_bulk(self, entity_set: str, table: TableInfo, rows: list[PendingRow],
+                     key: list[str]) -> dict[int, WriteOutcome]:
         keys = [r.key for r in rows]
         before = self._find_existing(entity_set, key, keys, [table.primary_id], headers=self._prefer())
         outcomes = write_isolating_failures(rows, lambda part: self._upsert_multiple(entity_set, table, part, key))
@@ -145,7 +204,75 @@ class DataverseClient(ODataClient):
         targets = [{"@odata.type": f"Microsoft.Dynamics.CRM.{table.logical_name}",
                     "@odata.id": f"{entity_set}({key_predicate(r.key_dict(key))})",
                     **r.body_without(key)} for r in rows]
-        self.http.request("POST", f"{self.api}{entity_set}/Microsoft.Dynamics.CRM.UpsertMultiple",
-                          json={"Targets": targets}, headers={"Content-Type": "application/json"})
-        # provisional: _upsert_batch decides created vs updated and fills the ids
+        try:
+            self.http.request("POST", f"{self.api}{entity_set}/Microsoft.Dynamics.CRM.UpsertMultiple",
+                              json={"Targets": targets}, headers={"Content-Type": "application/json"})
+        except ServiceError as exc:
+            if exc.status == 404 and exc.code == SEGMENT_NOT_FOUND:
+                raise _BulkMessagesMissing(entity_set) from None
+            raise
+        # provisional: _upsert_bulk decides created vs updated and fills the ids
         return {r.index: WriteOutcome(r.key, "updated") for r in rows}
+
+    # --- $batch (tables without the bulk messages) ---------------------------------------------
+
+    def _upsert_changesets(self, entity_set: str, table: TableInfo, rows: list[PendingRow],
+                           key: list[str]) -> dict[int, WriteOutcome]:
+        """One ``$batch`` of PATCH upserts, a changeset per row; parts throttled or unavailable are resent."""
+        if len(rows) > MAX_BATCH:
+            raise ValueError(f"a Dataverse $batch holds at most {MAX_BATCH} operations, got {len(rows)}")
+        retry = self.http.retry
+        outcomes: dict[int, WriteOutcome] = {}
+        pending, attempt = rows, 0
+        while pending:
+            attempt += 1
+            items = [[BatchRequest("PATCH", f"{self.api}{entity_path(entity_set, r.key_dict(key))}"
+                                            f"?$select={table.primary_id}",
+                                   r.body_without(key), {"Prefer": "return=representation"})] for r in pending]
+            content_type, body = build_batch(items)
+            response = self.http.request("POST", self.api + "$batch", data=body, headers={
+                "Content-Type": content_type, "Prefer": "odata.continue-on-error"})
+            answers = parse_batch(response.headers.get("Content-Type", ""), response.content)
+            again, wait, throttled = [], None, 0
+            for i, r in enumerate(pending):
+                answer = answers[i][-1] if i < len(answers) and answers[i] else None
+                if answer is not None and answer.status in retry.retry_statuses and attempt < retry.max_attempts:
+                    again.append(r)
+                    throttled += answer.status == 429
+                    after = _retry_after(answer)
+                    wait = after if wait is None or (after or 0) > wait else wait
+                else:
+                    outcomes[r.index] = _part_outcome(r, answer, table)
+            if again:
+                self.http.stats.add(throttled=throttled)
+                self.http.backoff(attempt, wait, f"{len(again)} $batch parts answered a transient error",
+                                  "POST", urlsplit(self.api).path + "$batch")
+            pending = again
+        return outcomes
+
+
+def _header(answer: BatchResponse, name: str) -> str | None:
+    return next((v for k, v in answer.headers.items() if k.lower() == name.lower()), None)
+
+
+def _retry_after(answer: BatchResponse) -> float | None:
+    return retry_after_seconds(_header(answer, "Retry-After"))
+
+
+def _part_outcome(r: PendingRow, answer: BatchResponse | None, table: TableInfo) -> WriteOutcome:
+    """The outcome of one row's PATCH upsert: 201 created, 200 updated (204 if the preference was ignored)."""
+    if answer is None:
+        return WriteOutcome(r.key, "failed", error_code="NoResponse",
+                            error_message="the $batch response has no part for this row")
+    if answer.status >= 300:
+        code, message = parse_error_body(answer.body)
+        return WriteOutcome(r.key, "failed", error_code=code or f"HTTP {answer.status}",
+                            error_message=message or f"HTTP {answer.status}")
+    try:
+        target_id = answer.json().get(table.primary_id)
+    except ValueError:
+        target_id = None
+    if not target_id:
+        found = _GUID.search(_header(answer, "OData-EntityId") or _header(answer, "Location") or "")
+        target_id = found.group(1) if found else None
+    return WriteOutcome(r.key, "created" if answer.status == 201 else "updated", target_id=target_id)

@@ -125,7 +125,7 @@ class HttpSession:
                 if attempt >= self.retry.max_attempts:
                     raise ConnectorError(f"{self.service} {method} {where} failed after {attempt} attempts: "
                                          f"{type(exc).__name__}: {exc}") from None
-                self._wait(attempt, None, f"{type(exc).__name__}", method, where)
+                self.backoff(attempt, None, f"{type(exc).__name__}", method, where)
                 continue
             status = response.status_code
             if status < 400:
@@ -143,7 +143,7 @@ class HttpSession:
             if status == 429:
                 self.stats.add(throttled=1)
             if status in self.retry.retry_statuses and attempt < self.retry.max_attempts:
-                self._wait(attempt, retry_after_seconds(response.headers.get("Retry-After")),
+                self.backoff(attempt, retry_after_seconds(response.headers.get("Retry-After")),
                            f"HTTP {status}", method, where)
                 continue
             code, message = parse_error_body(response.content)
@@ -160,7 +160,8 @@ class HttpSession:
         self.stats.add(bytes=len(response.content) + (len(sent) if sent else 0))
         return response
 
-    def _wait(self, attempt: int, retry_after: float | None, reason: str, method: str, where: str) -> None:
+    def backoff(self, attempt: int, retry_after: float | None, reason: str, method: str, where: str) -> None:
+        """Count a retry and sleep before retry ``attempt`` (also for parts of a ``$batch``)."""
         delay = self.retry.delay(attempt, retry_after)
         self.stats.add(retries=1)
         log.warning("%s %s %s: %s, retry %d in %.2fs", self.service, method, where, reason, attempt, delay)

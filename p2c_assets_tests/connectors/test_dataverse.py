@@ -95,3 +95,122 @@ def test_expired_change_token_raises_delta_token_expired(sandbox, dv, tag):
     dv.upsert_many("accounts", accounts(tag, 3), key=["accountnumber"])
     with pytest.raises(DeltaTokenExpired, match="accounts"):
         dv.read_changes("accounts", select=["accountnumber"], delta_link=start.delta_link)
+
+
+# --- tables without UpsertMultiple: $batch ----------------------------------------------------------
+
+def _spy(client):
+    """Record (method, path) of every request the client sends."""
+    sent, original = [], client.http.request
+
+    def request(method, url, **kwargs):
+        sent.append((method, url.split("/api/data/v9.2/", 1)[-1]))
+        return original(method, url, **kwargs)
+
+    client.http.request = request
+    return sent
+
+
+def test_table_without_upsert_multiple_is_written_with_batch(sandbox, dv, tag):
+    sandbox.set_faults(bulk_unsupported_tables=["accounts"])
+    sent = _spy(dv)
+    first = dv.upsert_many("accounts", accounts(tag, 5), key=["accountnumber"])
+    assert [o.status for o in first] == ["created"] * 5 and all(o.target_id for o in first)
+    assert ("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple") in sent and sent[-1] == ("POST", "$batch")
+    assert dv.tables_without_bulk == {"accounts"}
+
+    sent.clear()
+    second = dv.upsert_many("accounts", accounts(tag, 6, telephone1="555"), key=["accountnumber"])
+    assert sent == [("POST", "$batch")]          # remembered: no UpsertMultiple, no key lookups
+    assert [o.status for o in second] == ["updated"] * 5 + ["created"]
+    assert [o.target_id for o in second[:5]] == [o.target_id for o in first]
+    stored = dv.read("accounts", select=["accountnumber", "name", "telephone1"],
+                     filter=f"startswith(accountnumber,{literal(tag)})", orderby="accountnumber")
+    assert stored["accountnumber"].tolist() == [f"{tag}-{i:03d}" for i in range(6)]
+    assert set(stored["telephone1"]) == {"555"} and stored["name"].iloc[5] == f"{tag} Account 5"
+    assert stored["accountid"].tolist() == [o.target_id for o in second]
+
+
+def test_batch_path_isolates_a_bad_row_with_its_dataverse_error(sandbox, dv, tag):
+    sandbox.set_faults(bulk_unsupported_tables=["accounts"])
+    rows = accounts(tag, 10)
+    rows[3]["name"] = "x" * 161                  # name is String(160)
+    rows[7]["accountnumber"] = ""                # no key
+    outcomes = dv.upsert_many("accounts", rows, key=["accountnumber"], batch_size=4)
+    failed = {i for i, o in enumerate(outcomes) if o.status == "failed"}
+    assert failed == {3, 7}
+    assert outcomes[3].error_code == "0x80044331" and "'name'" in outcomes[3].error_message
+    assert outcomes[3].key == (f"{tag}-003",) and outcomes[3].target_id is None
+    assert outcomes[7].error_code == "MissingKey"
+    assert {o.status for i, o in enumerate(outcomes) if i not in failed} == {"created"}
+    landed = dv.read("accounts", select=["accountnumber"], filter=f"startswith(accountnumber,{literal(tag)})")
+    assert sorted(landed["accountnumber"]) == [r["accountnumber"] for i, r in enumerate(rows) if i not in failed]
+    # table lookup, one key lookup and one refused UpsertMultiple, then 3 batches, and the read
+    assert dv.stats.requests == 1 + 2 + 3 + 1
+
+
+def test_batch_path_round_trips_awkward_and_compound_keys(sandbox, dv, tag):
+    sandbox.set_faults(bulk_unsupported_tables=["accounts", "salesorderdetails"])
+    numbers = [f"{tag} {s}" for s in ("O'Brien", "A&B", "#1/2", "Ünïcødé", "50% +?")]
+    created = dv.upsert_many("accounts", [{"accountnumber": n, "name": "first"} for n in numbers],
+                             key=["accountnumber"])
+    again = dv.upsert_many("accounts", [{"accountnumber": n, "name": "second"} for n in numbers],
+                           key=["accountnumber"])
+    assert [o.status for o in created] == ["created"] * 5 and [o.status for o in again] == ["updated"] * 5
+    assert [o.target_id for o in again] == [o.target_id for o in created]
+    lines = [{"msdynce_ordernumber": f"{tag}-SO", "sequencenumber": n, "productdescription": f"line {n}"}
+             for n in (1, 2)]
+    written = dv.upsert_many("salesorderdetails", lines, key=["msdynce_ordernumber", "sequencenumber"])
+    assert [o.status for o in written] == ["created", "created"]
+    assert written[1].key == (f"{tag}-SO", 2) and dv.tables_without_bulk == {"accounts", "salesorderdetails"}
+
+
+def test_tables_that_support_upsert_multiple_still_use_it(sandbox, dv, tag):
+    sandbox.set_faults(bulk_unsupported_tables=["contacts"])
+    sent = _spy(dv)
+    contacts = [{"msdynce_contactnumber": f"{tag}-C{i}", "lastname": f"{tag} {i}"} for i in range(3)]
+    assert {o.status for o in dv.upsert_many("contacts", contacts, key=["msdynce_contactnumber"])} == {"created"}
+    assert sent[-1] == ("POST", "$batch")
+    sent.clear()
+    outcomes = dv.upsert_many("accounts", accounts(tag, 3), key=["accountnumber"])
+    assert {o.status for o in outcomes} == {"created"} and all(o.target_id for o in outcomes)
+    assert ("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple") in sent
+    assert ("POST", "$batch") not in sent and dv.tables_without_bulk == {"contacts"}
+
+
+def test_batch_parts_answering_503_or_429_are_sent_again(monkeypatch, tag):
+    """Part-level transient errors get the same retries as a whole request (no sandbox needed)."""
+    from types import SimpleNamespace
+
+    from p2c_assets.connectors.dataverse import TableInfo
+    from p2c_assets_tests.connectors.conftest import FAST_RETRY
+    from p2c_sandbox.multipart import Result, build_response
+
+    class Response:
+        def __init__(self, results):
+            self.content, content_type = build_response(results)
+            self.headers = {"Content-Type": content_type}
+
+    class Token:
+        def get_token(self, *scopes, **kwargs):
+            return SimpleNamespace(token="t", expires_on=4102444800)
+
+    client = DataverseClient("http://127.0.0.1:9", credential=Token(), retry=FAST_RETRY)
+    client._tables["accounts"] = TableInfo("account", "accountid")
+    client._no_bulk.add("accounts")
+    ok = b'{"accountid":"00000000-0000-0000-0000-00000000000%d"}'
+    rounds = iter([
+        [[Result(201, {}, ok % 1)], Result(503, {}, b'{"error":{"code":"0x80040216","message":"busy"}}'),
+         Result(429, {"Retry-After": "0"}, b'{"error":{"code":"0x80072322","message":"throttled"}}')],
+        [[Result(200, {}, ok % 2)], Result(400, {}, b'{"error":{"code":"0x80044331","message":"too long"}}')],
+    ])
+    sent = []
+    monkeypatch.setattr(client.http, "request", lambda method, url, **kw: sent.append(kw["data"]) or
+                        Response(next(rounds)))
+    outcomes = client.upsert_many("accounts", accounts(tag, 3), key=["accountnumber"])
+    assert [(o.status, o.target_id, o.error_code) for o in outcomes] == [
+        ("created", "00000000-0000-0000-0000-000000000001", None),
+        ("updated", "00000000-0000-0000-0000-000000000002", None),
+        ("failed", None, "0x80044331")]
+    assert len(sent) == 2 and f"{tag}-000".encode() not in sent[1] and f"{tag}-001".encode() in sent[1]
+    assert client.stats.retries == 1 and client.stats.throttled == 1

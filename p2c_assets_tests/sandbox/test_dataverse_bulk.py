@@ -134,3 +134,41 @@ def test_expired_delta_token_asks_for_full_sync(clean_faults, dv):
     assert response.status_code == 400
     assert response.json()["error"]["message"] == ("Version stamp associated with the client has expired. "
                                                    "Please perform a full sync.")
+
+
+NOT_FOUND = "Resource not found for the segment 'Microsoft.Dynamics.CRM.{}'."
+
+
+def test_table_without_bulk_messages_answers_segment_not_found(clean_faults, dv, unique):
+    tag = unique("NB")
+    target = {"@odata.type": "Microsoft.Dynamics.CRM.account", "@odata.id": f"accounts(accountnumber='{tag}')",
+              "name": tag}
+    clean_faults.set_faults(bulk_unsupported_tables=["accounts"])
+    for message in ("CreateMultiple", "UpdateMultiple", "UpsertMultiple"):
+        response = dv.post(f"accounts/Microsoft.Dynamics.CRM.{message}", json={"Targets": [target]})
+        assert response.status_code == 404
+        assert response.json() == {"error": {"code": "0x80060888", "message": NOT_FOUND.format(message)}}
+    assert _count(dv, f"accountnumber eq '{tag}'") == 0
+    # other tables keep them, and the table itself still takes single-row upserts
+    contact = {"@odata.type": "Microsoft.Dynamics.CRM.contact", "lastname": tag,
+               "@odata.id": f"contacts(msdynce_contactnumber='{tag}')"}
+    assert dv.post("contacts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": [contact]}).status_code == 204
+    assert dv.patch(f"accounts(accountnumber='{tag}')", json={"name": tag}).status_code == 204
+    # switched back on at run time
+    clean_faults.set_faults(bulk_unsupported_tables=[])
+    assert dv.post("accounts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": [target]}).status_code == 204
+
+
+def test_catalogue_flag_leaves_the_bulk_messages_out():
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from p2c_sandbox.dataverse import bulk
+    from p2c_sandbox.dataverse.tables import BY_SET, ENTITIES
+    from p2c_sandbox.faults import FaultState
+
+    svc = SimpleNamespace(faults=FaultState())
+    assert all(e.bulk_messages for e in ENTITIES) and bulk.declared(svc, BY_SET["accounts"])
+    assert not bulk.declared(svc, replace(BY_SET["accounts"], bulk_messages=False))
+    svc.faults.update({"bulk_unsupported_tables": ["accounts"]})
+    assert not bulk.declared(svc, BY_SET["accounts"]) and bulk.declared(svc, BY_SET["contacts"])

@@ -2,6 +2,11 @@
 
 One failing target rolls back the whole request and its error is the response, as documented
 for standard (non-elastic) tables.
+
+Not every standard table has these messages (protocols.md A11). A table without them is marked
+`bulk_messages=False` in the catalogue, or listed (by entity set) in the `bulk_unsupported_tables`
+fault key at run time; for such a table the bound action is simply not declared, so the route
+falls through to OData's "Resource not found for the segment '...'" (404, 0x80060888).
 """
 
 from __future__ import annotations
@@ -11,6 +16,18 @@ from .messages import Req, Resp
 from .records import from_json
 from .tables import EntityType
 from .writes import insert, modify
+
+MESSAGES = tuple(f"Microsoft.Dynamics.CRM.{m}" for m in ("CreateMultiple", "UpdateMultiple", "UpsertMultiple"))
+
+
+def declared(svc, entity: EntityType) -> bool:
+    """Whether the bulk messages are bound to `entity` right now (catalogue flag and fault key)."""
+    if not entity.bulk_messages:
+        return False
+    off = svc.faults.get("bulk_unsupported_tables") or ()
+    if isinstance(off, str):
+        off = (off,)
+    return entity.entity_set not in off
 
 
 def _targets(entity: EntityType, req: Req) -> list[dict]:

@@ -63,8 +63,7 @@ class Dataverse:
         if entity is None:
             raise errors.bad_query(f"Resource not found for the segment '{name}'.", status=404)
         if predicate is None:
-            if rest in ("Microsoft.Dynamics.CRM.CreateMultiple", "Microsoft.Dynamics.CRM.UpdateMultiple",
-                        "Microsoft.Dynamics.CRM.UpsertMultiple") and req.method == "POST":
+            if rest in bulk.MESSAGES and req.method == "POST" and bulk.declared(self, entity):
                 return bulk.run(self, entity, rest.rsplit(".", 1)[1], req)
             if rest == "$count" and req.method == "GET":
                 return queries.count(self, entity, req)

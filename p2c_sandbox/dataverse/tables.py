@@ -51,6 +51,9 @@ class EntityType:
     alternate_keys: tuple[tuple[str, ...], ...] = ()
     states: dict[int, tuple[str, int]] = field(default_factory=dict)  # statecode -> (label, statuscode)
     statuses: dict[int, str] = field(default_factory=dict)
+    # CreateMultiple / UpdateMultiple / UpsertMultiple declared for the table (not every standard
+    # table has them: protocols.md A11); the `bulk_unsupported_tables` fault key turns them off at run time
+    bulk_messages: bool = True
 
     @cached_property
     def by_name(self) -> dict[str, Attr]:
@@ -111,11 +114,11 @@ def _state_attrs():
     return (Attr("statecode", "State"), Attr("statuscode", "Status"))
 
 
-def _entity(logical, entity_set, name_attr, attrs, alternate=(), states=None, statuses=None):
+def _entity(logical, entity_set, name_attr, attrs, alternate=(), states=None, statuses=None, bulk_messages=True):
     primary = Attr(f"{logical}id", "Uniqueidentifier", read_only=False)
     state = _state_attrs() if states else ()
     return EntityType(logical, entity_set, primary.name, name_attr, (primary, *attrs, *state, *_COMMON),
-                      tuple(alternate), states or {}, statuses or {})
+                      tuple(alternate), states or {}, statuses or {}, bulk_messages)
 
 
 _ACTIVE = {0: ("Active", 1), 1: ("Inactive", 2)}
