@@ -19,23 +19,29 @@ def content_hash(row: dict) -> str:
 
 
 def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fields: list[str]) -> pd.DataFrame:
-    """One row per difference: key, field, source value, target value ('missing in target' rows too)."""
+    """One row per difference: key, field, source value, target value ('missing in target' rows too).
+
+    Column by column over a key join, not row by row: 100,000 records compare in seconds.
+    """
     key = list(key)
+    columns = ["key", "field", "source", "target"]
+    if mapped.empty:
+        return pd.DataFrame(columns=columns)
     fields = [f for f in fields if f in mapped and f in target and f not in key]
-    shown = mapped[key].astype(str).agg("|".join, axis=1) if not mapped.empty else pd.Series(dtype=object)
-    left = mapped.assign(_k=_keys(mapped, key), _shown=shown).set_index("_k")
-    right = target.assign(_k=_keys(target, key)).drop_duplicates("_k").set_index("_k")
-    found = []
-    for k, row in left.iterrows():
-        if k not in right.index:
-            found.append({"key": row["_shown"], "field": "(record)", "source": "present", "target": "missing in target"})
-            continue
-        other = right.loc[k]
-        for f in fields:
-            # a blank source value is never written (a sync does not blank target fields): not drift
-            if _normal(row[f]) is not None and _normal(row[f]) != _normal(other[f]):
-                found.append({"key": row["_shown"], "field": f, "source": row[f], "target": other[f]})
-    return pd.DataFrame(found, columns=["key", "field", "source", "target"])
+    left = mapped.assign(_k=_keys(mapped, key), _shown=mapped[key].astype(str).agg("|".join, axis=1))
+    right = target[fields].assign(_k=_keys(target, key)).drop_duplicates("_k") if not target.empty \
+        else pd.DataFrame(columns=[*fields, "_k"])
+    joined = left.merge(right, on="_k", how="left", suffixes=("", "__target"), indicator=True)
+    found = [pd.DataFrame({"key": joined.loc[joined["_merge"] == "left_only", "_shown"], "field": "(record)",
+                           "source": "present", "target": "missing in target"})]
+    both = joined[joined["_merge"] == "both"]
+    for f in fields:
+        source, other = both[f].map(_normal), both[f + "__target"].map(_normal)
+        # a blank source value is never written (a sync does not blank target fields): not drift
+        differs = source.notna() & (source != other)
+        found.append(pd.DataFrame({"key": both.loc[differs, "_shown"], "field": f,
+                                   "source": both.loc[differs, f], "target": both.loc[differs, f + "__target"]}))
+    return pd.concat(found, ignore_index=True)[columns]
 
 
 def _keys(frame: pd.DataFrame, key: list[str]) -> pd.Series:
