@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from p2c_assets.engine.values import joined
 from p2c_assets.flows.template import FlowTemplate, blank
 
 
@@ -45,6 +46,4 @@ def _company(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, 
 
 def natural_key(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
     """One string per row ('usmf|ACC-01000-ABCDEF'), the ledger's record key."""
-    if frame.empty:
-        return pd.Series([], dtype=object, index=frame.index)
-    return frame[list(key)].astype(str).agg("|".join, axis=1)
+    return joined(frame, key)

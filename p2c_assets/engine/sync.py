@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from p2c_assets.engine.binds import bind_rows
-from p2c_assets.engine.diff import compare, content_hash
+from p2c_assets.engine.diff import compare, content_hashes
 from p2c_assets.engine.ledger import Ledger, RecordOutcome
 from p2c_assets.engine.mapping import map_rows, natural_key
 from p2c_assets.engine.references import References
 from p2c_assets.engine.validate import validate
+from p2c_assets.engine.values import normal
 from p2c_assets.flows.template import FlowTemplate
 from p2c_assets.schemas import BY_ENTITY_SET
 
@@ -63,7 +64,7 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
     valid = checked.valid.drop(index=blocked)
 
     states = ledger.states(template.name)
-    hashes = dict(zip(mapped.index, map(content_hash, mapped.to_dict(orient="records"))))
+    hashes = content_hashes(mapped)
     parked = {row for row in valid.index if not full and _parked(states.get(keys[row]), hashes[row])}
     changed = [row for row in valid.index
                if row not in parked and (full or not _unchanged(states.get(keys[row]), hashes[row]))]
@@ -139,7 +140,7 @@ def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, ledger: Ledger)
     if template.parent is None or payload.empty:
         return []
     landed = {k.casefold() for k, s in ledger.states(template.parent.flow).items() if s.outcome in LANDED}
-    header_keys = payload[list(template.parent.key)].astype(str).agg("|".join, axis=1).str.casefold()
+    header_keys = natural_key(payload, template.parent.key).str.casefold()
     return list(header_keys[~header_keys.isin(landed)].index)
 
 
@@ -150,7 +151,7 @@ def _write(template: FlowTemplate, client, payload: pd.DataFrame, keys: pd.Serie
     records = [{k: _whole(v) for k, v in row.items() if v is not None} for row in payload.to_dict(orient="records")]
     results = client.upsert_many(template.target.entity_set, records, key=list(template.target.key),
                                  batch_size=batch_size)
-    by_key = {"|".join(map(str, r.key)).casefold(): r for r in results}
+    by_key = {_key_text(r.key): r for r in results}
     outcomes = {}
     for row in payload.index:
         result = by_key.get(keys[row].casefold())
@@ -165,9 +166,14 @@ def _write(template: FlowTemplate, client, payload: pd.DataFrame, keys: pd.Serie
             for r in client.upsert_many(template.target.entity_set, created, key=list(template.target.key),
                                         batch_size=batch_size):
                 if r.status == "failed":
-                    row = keys[keys.str.casefold() == "|".join(map(str, r.key)).casefold()].index[0]
+                    row = keys[keys.str.casefold() == _key_text(r.key)].index[0]
                     outcomes[row] = ("failed", r.target_id, r.error_code, r.error_message)
     return outcomes
+
+
+def _key_text(values: tuple) -> str:
+    """A connector outcome's key as `natural_key` writes it, case-folded for matching."""
+    return "|".join(str(normal(v)) for v in values).casefold()
 
 
 def _whole(value):
@@ -187,10 +193,9 @@ def target_snapshot(template: FlowTemplate, client, companies: dict[str, str]) -
 
 def _predict(template: FlowTemplate, pending: pd.DataFrame, client, companies) -> tuple[set, pd.DataFrame]:
     snapshot = target_snapshot(template, client, companies)
-    key = list(template.target.key)
     existing = set()
     if not snapshot.empty:
-        existing = set(snapshot[key].astype(str).agg("|".join, axis=1).str.casefold())
+        existing = set(natural_key(snapshot, template.target.key).str.casefold())
     fields = [f for f in template.target_fields if f not in template.binds]
     diff = compare(pending, snapshot, template.target.key, fields)
     return existing, diff

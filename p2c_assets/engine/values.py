@@ -1,0 +1,42 @@
+"""Values as both services store them, so that keys, hashes and comparisons agree across runs.
+
+A value read back from F&O (`1.0`, `"2024-01-01T12:00:00Z"`) must compare equal to the same value read
+from Dataverse or restored from the ledger (`1`, `"2024-01-01T12:00:00.000Z"`): money to the cent,
+whole floats as ints, blanks as None, timestamps to the second. Column-wise and in plain Python loops
+because these run over every row of every run.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def normal(value):
+    kind = type(value)
+    if kind is str:
+        if not value:
+            return None
+        return value[:19] if len(value) >= 19 and value[4] == "-" and value[10] == "T" else value
+    if value is None or kind is bool:
+        return value
+    if kind is float or kind is int:
+        if value != value:  # NaN
+            return None
+        rounded = round(float(value), 2)
+        return int(rounded) if rounded.is_integer() else rounded
+    if hasattr(value, "item"):  # numpy scalars
+        return normal(value.item())
+    return normal(str(value))
+
+
+def normal_column(series: pd.Series) -> pd.Series:
+    return pd.Series([normal(v) for v in series.tolist()], index=series.index, dtype=object)
+
+
+def joined(frame: pd.DataFrame, columns) -> pd.Series:
+    """'usmf|ACC-01000-ABCDEF|1': the columns' normal values joined, one string per row."""
+    columns = list(columns)
+    if frame.empty:
+        return pd.Series([], dtype=object, index=frame.index)
+    parts = [normal_column(frame[c]).astype(str) for c in columns]
+    return parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]
