@@ -53,11 +53,16 @@ class _DynamicsResource(dg.ConfigurableResource):
     _client = PrivateAttr(default=None)
 
     def _credentials(self, service_url: str) -> ClientCredentials:
+        local = urlsplit(service_url).hostname in LOOPBACK
         authority = self.authority_host or os.environ.get("AZURE_AUTHORITY_HOST") or (
-            service_url if urlsplit(service_url).hostname in LOOPBACK else DEFAULT_AUTHORITY)
-        return ClientCredentials(setting(self.tenant_id, "AZURE_TENANT_ID"),
-                                 setting(self.client_id, "AZURE_CLIENT_ID"),
-                                 setting(self.client_secret, "AZURE_CLIENT_SECRET"), authority)
+            service_url if local else DEFAULT_AUTHORITY)
+        names = {"tenant": (self.tenant_id, "AZURE_TENANT_ID"), "client id": (self.client_id, "AZURE_CLIENT_ID"),
+                 "client secret": (self.client_secret, "AZURE_CLIENT_SECRET")}
+        if not local:  # the sandbox's public demo app must never be sent to a real tenant's authority
+            missing = [env for value, env in names.values() if not (value or os.environ.get(env))]
+            if missing:
+                raise ValueError(f"{service_url} is not the sandbox: set {', '.join(missing)}")
+        return ClientCredentials(*(setting(value, env) for value, env in names.values()), authority)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._client is not None:

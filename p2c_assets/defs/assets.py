@@ -21,7 +21,6 @@ from p2c_assets.flows import TEMPLATES
 from p2c_assets.schemas import BY_ENTITY_SET
 
 OWNERS = ["team:integration"]
-GROUPS = {"sales": "sales", "fo": "fo"}
 KINDS = {"sales": {"dataverse", "pandas"}, "fo": {"finops", "pandas"}}
 POOLS = {"sales": "dataverse_api", "fo": "finops_api"}
 RETRY_PARKED_TAG = "p2c/retry_parked"  # runs with this tag give parked rows new attempts first
@@ -75,6 +74,7 @@ TARGETS = (
                 deps=(("sales", "invoices"), ("sales", "products"))),
 )
 SOURCE_SYSTEM = {s.name: s.system for s in SOURCES}
+HEADER_FLOW = {s.name: s.flow for s in SOURCES}
 
 
 class ExtractConfig(dg.Config):
@@ -91,7 +91,7 @@ class SyncConfig(dg.Config):
     max_reject_share: float = 0.05  # rejected share above which the check is an error and blocks downstream
 
 
-def _client(system: str, dataverse: DataverseResource, finops: FinOpsResource):
+def client_for(system: str, dataverse: DataverseResource, finops: FinOpsResource):
     return dataverse.get_client() if system == "sales" else finops.get_client()
 
 
@@ -102,7 +102,7 @@ def build_source_asset(spec: SourceAsset) -> dg.AssetsDefinition:
     ins = {"header": dg.AssetIn(key(spec.system, spec.header))} if spec.header else {}
 
     @dg.asset(
-        key=asset_key, group_name=GROUPS[spec.system], kinds=KINDS[spec.system], owners=OWNERS,
+        key=asset_key, group_name=spec.system, kinds=KINDS[spec.system], owners=OWNERS,
         pool=POOLS[spec.system], ins=ins,
         description=f"{template.source.entity_set} as read for '{template.title}'.",
         check_specs=[dg.AssetCheckSpec("pandera_schema", asset=asset_key,
@@ -114,14 +114,17 @@ def build_source_asset(spec: SourceAsset) -> dg.AssetsDefinition:
                      finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource, **inputs):
         settings = flow_settings.get()
         source = settings.templates[spec.flow].source
-        client = _client(spec.system, dataverse, finops)
+        client = client_for(spec.system, dataverse, finops)
         before = client.stats.requests
+        headers = inputs.get("header")
+        if headers is not None and settings.templates[HEADER_FLOW[spec.header]].row_filter:
+            # only lines of headers the header flow sends (orders Confirmed or later, ...)
+            headers = headers.query(settings.templates[HEADER_FLOW[spec.header]].row_filter)
         if spec.system == "sales":  # Dataverse change tracking; F&O has no reliable change stamp
             frame, mode = extract_changes(client, source, ledger=ledger.get(), name=asset_key.to_user_string(),
-                                          companies=settings.companies, headers=inputs.get("header"),
-                                          full=config.full_refresh)
+                                          companies=settings.companies, headers=headers, full=config.full_refresh)
         else:
-            frame, mode = extract(client, source, companies=settings.companies, headers=inputs.get("header")), "full"
+            frame, mode = extract(client, source, companies=settings.companies, headers=headers), "full"
         context.log.info(f"{asset_key.to_user_string()}: {len(frame)} rows, {mode}")
         yield source_check(schema, frame, asset_key)
         yield dg.Output(frame, metadata={
@@ -142,7 +145,7 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
     entity_set = templates[0].target.entity_set
 
     @dg.asset(
-        key=asset_key, group_name=GROUPS[spec.system], kinds=KINDS[spec.system], owners=OWNERS,
+        key=asset_key, group_name=spec.system, kinds=KINDS[spec.system], owners=OWNERS,
         pool=POOLS[spec.system], ins=inputs, deps=[key(*d) for d in spec.deps],
         description=f"{entity_set} written by: {titles}.",
         check_specs=[
@@ -158,7 +161,7 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
                      finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
                      **frames: pd.DataFrame):
         settings = flow_settings.get()
-        client = _client(spec.system, dataverse, finops)
+        client = client_for(spec.system, dataverse, finops)
         reports = []
         for flow, source_name in spec.flows.items():
             if context.run.tags.get(RETRY_PARKED_TAG) == "true" and not config.dry_run:

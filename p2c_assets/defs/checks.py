@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
-from p2c_assets.defs.assets import SOURCE_SYSTEM, TARGETS, key
+from p2c_assets.defs.assets import SOURCE_SYSTEM, TARGETS, client_for, key
 from p2c_assets.defs.reporting import table
 from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
 from p2c_assets.engine.diff import compare
@@ -63,7 +63,7 @@ def build_reconciliation(spec) -> dg.AssetChecksDefinition:
 
     def reconcile(dataverse, finops, ledger, flow_settings, frames: dict) -> dg.AssetCheckResult:
         settings = flow_settings.get()
-        client = dataverse.get_client() if spec.system == "sales" else finops.get_client()
+        client = client_for(spec.system, dataverse, finops)
         drift, checked = [], 0
         for flow, source_name in spec.flows.items():
             template = settings.templates[flow]

@@ -14,9 +14,8 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
+from p2c_assets.engine.ledger import RUN_OUTCOMES as OUTCOMES
 from p2c_assets.engine.validate import validate
-
-OUTCOMES = ("created", "updated", "unchanged", "rejected", "failed", "blocked", "parked")
 
 
 def table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
@@ -66,7 +65,7 @@ def target_checks(reports, asset_key: dg.AssetKey, max_share: float) -> list[dg.
                   "rejected_sample": table(rejected)},
     )
     failed = pd.concat([r.failed.assign(flow=r.flow) for r in reports], ignore_index=True)
-    pending = sum(r.sent for r in reports)
+    pending = sum(r.pending for r in reports)
     moved = counts["created"] + counts["updated"]
     stalled = pending > 0 and moved == 0 and not any(r.dry_run for r in reports)
     problems = []

@@ -23,9 +23,8 @@ from p2c_assets.engine.references import References, fold
 from p2c_assets.flows.template import Source
 
 
-def extract(client, source: Source, *, companies: dict[str, str], headers: pd.DataFrame | None = None,
-            references: References | None = None) -> pd.DataFrame:
-    frame = _resolve(_read(client, source, companies), source, references or References(client))
+def extract(client, source: Source, *, companies: dict[str, str], headers: pd.DataFrame | None = None) -> pd.DataFrame:
+    frame = _resolve(_read(client, source, companies), source, References(client))
     return _finish(frame, source, companies, headers)
 
 

@@ -33,7 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 OUTCOMES = ("created", "updated", "unchanged", "rejected", "failed", "blocked")
 # what a run reports: the ledger turns a failed or blocked row into `parked` past max_attempts
 RUN_OUTCOMES = (*OUTCOMES, "parked")
-RETRIED = ("failed", "blocked")
+RETRIED = ("failed",)  # counts attempts and parks; a blocked line waits for its header, it is not at fault
+PENDING = ("failed", "blocked")  # retried by the next run
 WRITTEN = ("created", "updated")
 ERRORS = ("rejected", "failed", "blocked", "parked")
 STATUSES = ("success", "warning", "failed")
@@ -407,7 +408,7 @@ class Ledger:
         """Keys of failed or blocked records the next run retries (parked ones wait for unpark)."""
         query = (
             sa.select(records.c.natural_key)
-            .where(records.c.flow == flow, records.c.outcome.in_(RETRIED), sa.not_(records.c.parked))
+            .where(records.c.flow == flow, records.c.outcome.in_(PENDING), sa.not_(records.c.parked))
             .order_by(records.c.natural_key)
         )
         with self._engine.connect() as conn:

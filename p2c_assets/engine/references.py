@@ -13,6 +13,7 @@ class References:
     def __init__(self, client) -> None:
         self._client = client
         self._frames: dict[tuple[str, tuple[str, ...]], pd.DataFrame] = {}
+        self._folded: dict[tuple, dict | set] = {}
 
     def frame(self, entity_set: str, columns: tuple[str, ...]) -> pd.DataFrame:
         key = (entity_set, columns)
@@ -22,14 +23,17 @@ class References:
 
     def mapping(self, entity_set: str, key: str, value: str) -> dict:
         """`key` column -> `value` column, case-insensitive on string keys as Dataverse compares."""
-        frame = self.frame(entity_set, tuple(dict.fromkeys((key, value))))
-        if frame.empty:
-            return {}
-        return {fold(k): v for k, v in zip(frame[key], frame[value])}
+        if ("mapping", entity_set, key, value) not in self._folded:
+            frame = self.frame(entity_set, tuple(dict.fromkeys((key, value))))
+            self._folded["mapping", entity_set, key, value] = (
+                {} if frame.empty else {fold(k): v for k, v in zip(frame[key], frame[value])})
+        return self._folded["mapping", entity_set, key, value]
 
     def values(self, entity_set: str, column: str) -> set:
-        frame = self.frame(entity_set, (column,))
-        return {fold(v) for v in frame[column]} if not frame.empty else set()
+        if ("values", entity_set, column) not in self._folded:
+            frame = self.frame(entity_set, (column,))
+            self._folded["values", entity_set, column] = set() if frame.empty else {fold(v) for v in frame[column]}
+        return self._folded["values", entity_set, column]
 
 
 def fold(value):

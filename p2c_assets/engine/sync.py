@@ -41,12 +41,9 @@ class SyncReport:
     requests: int
     duration_s: float
     dry_run: bool
+    pending: int = 0  # rows selected for writing (changed, valid, bound, not blocked or parked)
     run_id: int | None = None
     field_diff: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    @property
-    def sent(self) -> int:
-        return self.counts["created"] + self.counts["updated"] + self.counts["failed"]
 
 
 def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger,
@@ -81,7 +78,7 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
         for row in pending:
             outcomes[row] = ("updated" if keys[row].casefold() in existing else "created", None, None, None)
     else:
-        outcomes.update(_write(template, client, payload.loc[pending], keys, batch_size))
+        outcomes.update(_write(template, client, payload.loc[pending], keys, batch_size, states))
 
     rows: list[RecordOutcome] = []
     company = template.company_field if template.target.system == "fo" else None
@@ -105,8 +102,10 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
     counts["parked"] = len(parked)
     requests = client.stats.requests - requests_before
     if run_id is not None:
-        ledger.record(run_id, template.name, rows)
-        status = "failed" if counts["failed"] else ("warning" if counts["rejected"] or counts["blocked"] else "success")
+        recorded = ledger.record(run_id, template.name, rows)  # rows that failed once too often: parked
+        counts["failed"] -= recorded.get("parked", 0)
+        counts["parked"] += recorded.get("parked", 0)
+        status = "failed" if counts["failed"] or counts["parked"] else ("warning" if counts["rejected"] or counts["blocked"] else "success")
         ledger.finish_run(run_id, counts=dict(counts), requests=requests, status=status)
     failed = pd.DataFrame([{"key": r.key, "error_code": r.error_code, "error_message": r.error_message}
                            for r in rows if r.outcome == "failed"], columns=["key", "error_code", "error_message"])
@@ -114,7 +113,7 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
                             columns=["key", "reason"])
     return SyncReport(flow=template.name, extracted=len(source), counts=counts, rejected=rejected, failed=failed,
                       by_rule=checked.by_rule, sample=checked.sample, preview=mapped.head(5), requests=requests,
-                      duration_s=time.monotonic() - started, dry_run=dry_run, run_id=run_id,
+                      duration_s=time.monotonic() - started, dry_run=dry_run, pending=len(pending), run_id=run_id,
                       field_diff=field_diff)
 
 
@@ -144,7 +143,8 @@ def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, ledger: Ledger)
     return list(header_keys[~header_keys.isin(landed)].index)
 
 
-def _write(template: FlowTemplate, client, payload: pd.DataFrame, keys: pd.Series, batch_size: int) -> dict:
+def _write(template: FlowTemplate, client, payload: pd.DataFrame, keys: pd.Series, batch_size: int,
+           states: dict) -> dict:
     if payload.empty:
         return {}
     # None is left out rather than sent: a sync never blanks a field the target already has
@@ -160,14 +160,16 @@ def _write(template: FlowTemplate, client, payload: pd.DataFrame, keys: pd.Serie
         else:
             outcomes[row] = (result.status, result.target_id, result.error_code, result.error_message)
     if template.after_create:
-        created = [dict(zip(template.target.key, r.key)) | template.after_create
-                   for r in results if r.status == "created"]
-        if created:
-            for r in client.upsert_many(template.target.entity_set, created, key=list(template.target.key),
-                                        batch_size=batch_size):
-                if r.status == "failed":
-                    row = keys[keys.str.casefold() == _key_text(r.key)].index[0]
-                    outcomes[row] = ("failed", r.target_id, r.error_code, r.error_message)
+        # rows created now, and rows that never landed before (a failed activation is retried too)
+        row_of = {keys[row].casefold(): row for row in payload.index}
+        fresh = [r for r in results if r.status == "created" or (
+            r.status == "updated" and getattr(states.get(keys[row_of[_key_text(r.key)]]), "outcome", None)
+            not in LANDED)]
+        activations = [dict(zip(template.target.key, r.key)) | template.after_create for r in fresh]
+        for r in client.upsert_many(template.target.entity_set, activations, key=list(template.target.key),
+                                    batch_size=batch_size) if activations else ():
+            if r.status == "failed":
+                outcomes[row_of[_key_text(r.key)]] = ("failed", r.target_id, r.error_code, r.error_message)
     return outcomes
 
 

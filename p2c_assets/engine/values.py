@@ -8,6 +8,8 @@ because these run over every row of every run.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pandas as pd
 
 
@@ -16,17 +18,28 @@ def normal(value):
     if kind is str:
         if not value:
             return None
-        return value[:19] if len(value) >= 19 and value[4] == "-" and value[10] == "T" else value
+        return _utc_second(value) if len(value) >= 19 and value[4] == "-" and value[10] == "T" else value
     if value is None or kind is bool:
         return value
     if kind is float or kind is int:
         if value != value:  # NaN
             return None
-        rounded = round(float(value), 2)
+        rounded = round(float(value), 4)  # Dataverse keeps money and decimals to 4 places
         return int(rounded) if rounded.is_integer() else rounded
     if hasattr(value, "item"):  # numpy scalars
         return normal(value.item())
     return normal(str(value))
+
+
+def _utc_second(text: str) -> str:
+    """'2024-01-01T14:00:00.000+02:00' -> '2024-01-01T12:00:00': the same instant, to the second."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text[:19]
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def normal_column(series: pd.Series) -> pd.Series:

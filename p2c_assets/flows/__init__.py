@@ -8,7 +8,8 @@ from p2c_assets.flows.products import PRODUCTS
 from p2c_assets.flows.quotes import QUOTE_LINES, QUOTES
 from p2c_assets.flows.template import FlowTemplate
 
+# a flow sharing another's source comes after it: the first one owns the source (and its filter)
 TEMPLATES: dict[str, FlowTemplate] = {
-    t.name: t for t in (ACCOUNTS, CONTACT_CUSTOMERS, CONTACTS, PRODUCTS, QUOTES, QUOTE_LINES,
+    t.name: t for t in (ACCOUNTS, CONTACTS, CONTACT_CUSTOMERS, PRODUCTS, QUOTES, QUOTE_LINES,
                         ORDERS, ORDER_LINES, INVOICES, INVOICE_LINES)
 }

@@ -60,8 +60,8 @@ def split_line_discount(source: pd.DataFrame, mapped: pd.DataFrame) -> pd.DataFr
     cent = Decimal("0.01")
     per_unit, residue = [], []
     for quantity, discount in zip(source["quantity"], source["manualdiscountamount"]):
-        qty = Decimal(str(quantity or 0))
-        total = Decimal(str(discount or 0)).quantize(cent)
+        qty = Decimal(0 if pd.isna(quantity) else str(quantity))
+        total = Decimal(0 if pd.isna(discount) else str(discount)).quantize(cent)
         unit = (total / qty).quantize(cent, ROUND_HALF_UP) if qty else Decimal(0)
         per_unit.append(float(unit))
         residue.append(float((unit * qty - total).quantize(cent)))

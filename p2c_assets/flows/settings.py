@@ -96,6 +96,10 @@ def _override(template: FlowTemplate, changes: dict, where: str) -> FlowTemplate
                                                              for k, v in values.items()})
     source = template.source
     if "filter" in changes:
+        owner = next(name for name, t in TEMPLATES.items() if t.source == TEMPLATES[template.name].source)
+        if owner != template.name:  # e.g. contact_customers reads the contacts source asset
+            raise TemplateConfigError(f"{where}: reads the source of flow '{owner}'; set 'filter' there "
+                                      f"(and use 'row_filter' for this flow's own rows)")
         source = replace(source, filter=changes["filter"] or None)
     return replace(template, defaults=defaults, value_maps=value_maps, source=source,
                    row_filter=changes.get("row_filter", template.row_filter))

@@ -11,7 +11,7 @@ The engine interprets templates; Dagster never sees them except through the engi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 import pandas as pd
@@ -129,9 +129,6 @@ class FlowTemplate:
     # fields written once more after a create (products are created Draft, then activated)
     after_create: dict[str, Any] = field(default_factory=dict)
     parent: Parent | None = None
-
-    def with_overrides(self, **changes: Any) -> "FlowTemplate":
-        return replace(self, **changes)
 
     @property
     def target_fields(self) -> list[str]:

@@ -30,6 +30,7 @@ def test_override_changes_default_and_value_map(tmp_path):
     ({"flows": {"accounts": {"defaults": {"CustomerGroup": "10"}}}}, "DIPV1025 default field 'CustomerGroup'"),
     ({"flows": {"accounts": {"fields": {}}}}, "cannot override ['fields']"),
     ({"companies": {}}, "DIPV1016"),
+    ({"flows": {"contact_customers": {"filter": "statecode eq 0"}}}, "reads the source of flow 'contacts'"),
 ])
 def test_wrong_override_is_rejected_at_load(raw, message):
     with pytest.raises(TemplateConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
