@@ -1,5 +1,7 @@
 """Flow templates and their overrides file: what an admin customising a template sees."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -66,3 +68,11 @@ def test_contacts_route_to_customers_or_contact_persons():
     assert customers.iloc[0]["PartyType"] == "Person"
     assert list(persons["ContactPersonId"]) == ["CON-2"]
     assert persons.iloc[0]["CustomerAccount"] == "ACC-1"
+
+
+def test_the_example_overrides_file_loads_and_applies():
+    example = Path(__file__).parents[2] / "p2c_flows.example.yaml"
+    settings = load_settings(example)
+    assert settings.companies == {"usmf": "USMF Sales", "demf": "DEMF Sales"}
+    assert settings.templates["orders"].value_maps["pricelevelid"].values["EUR"] == "CRM Service Europe (sample)"
+    assert settings.templates["accounts"].value_maps["DeliveryAddressCountryRegionISOCode"].values["Deutschland"] == "DE"
