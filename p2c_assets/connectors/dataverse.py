@@ -113,6 +113,11 @@ class DataverseClient(ODataClient):
                      delta_link: str | None = None) -> Changes:
         """Rows changed and deleted since ``delta_link`` (everything when it is None).
 
+        Over ``page_size`` rows the answer pages (protocols.md A5, A12): every page but the last has
+        an ``@odata.nextLink``, followed verbatim with the same ``Prefer`` (``odata.track-changes``
+        too, or the service would treat the next page as an ordinary query); only the last page has
+        the ``@odata.deltaLink``, so only a read that reached the last page yields a link for next time.
+
         Raises ``DeltaTokenExpired`` when Dataverse has forgotten the token, so the caller can fall
         back to a full read.
         """
@@ -128,7 +133,7 @@ class DataverseClient(ODataClient):
                         deleted.append(row["id"])
                     else:
                         rows.append(row)
-                next_delta = body.get("@odata.deltaLink", next_delta)
+                next_delta = body.get("@odata.deltaLink")
         except ServiceError as exc:
             if delta_link and exc.is_row_error and (exc.code == TOKEN_EXPIRED or "expired" in (exc.message or "")):
                 raise DeltaTokenExpired(f"Dataverse change-tracking token for {entity_set} expired: "
