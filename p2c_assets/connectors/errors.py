@@ -1,13 +1,46 @@
 """Errors the connectors raise.
 
 Every error names the service, the request (method and path, never headers or bodies) and the
-service's own error code and message, so a failed sync says *what* the far side refused. Nothing
+service's own error code and message, so a failed sync says *what* the far side refused, plus the
+service's id of the request (`Activity`), which is what Microsoft support asks for first. Nothing
 here ever holds a token or a client secret.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Mapping
+
+#: Response headers naming the service's id of a request, and what to call each id in a message.
+#: F&O stamps every response (batch responses included) with `ms-dyn-aid` (protocols.md B8);
+#: Dataverse answers with `x-ms-service-request-id` (A1).
+_ACTIVITY_HEADERS = (("ms-dyn-aid", "F&O activity id"),
+                     ("x-ms-service-request-id", "Dataverse request id"))
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The service's id of one request/response: quoting it lets Microsoft find the server trace."""
+
+    label: str  # "F&O activity id"
+    id: str
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str]) -> Activity | None:
+        """The activity named by ``headers`` (any letter case), or None when the service sent none."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        for header, label in _ACTIVITY_HEADERS:
+            if lowered.get(header):
+                return cls(label, lowered[header])
+        return None
+
+
+def with_activity(message: str, activity: Activity | None) -> str:
+    """``message`` with the activity id appended, so whoever reads it can quote it to support."""
+    if activity is None:
+        return message
+    return f"{message} ({activity.label} {activity.id}, quote it to Microsoft support)"
 
 
 class ConnectorError(Exception):
@@ -22,17 +55,24 @@ class AuthenticationError(ConnectorError):
 
 
 class ServiceError(ConnectorError):
-    """The service answered with an HTTP error (after any retries)."""
+    """The service answered with an HTTP error (after any retries).
 
-    def __init__(self, service: str, method: str, url: str, status: int, code: str | None, message: str | None):
+    ``message`` is the service's own text; ``detail`` adds the activity id, and is what the string
+    of the error and a failed row's ``WriteOutcome.error_message`` show.
+    """
+
+    def __init__(self, service: str, method: str, url: str, status: int, code: str | None, message: str | None,
+                 activity: Activity | None = None):
         self.service = service
         self.method = method
         self.url = url
         self.status = status
         self.code = code
         self.message = message
-        detail = f" [{code}]" if code else ""
-        super().__init__(f"{service} {method} {url} -> HTTP {status}{detail}: {message or '(no message)'}")
+        self.activity_id = activity.id if activity else None
+        self.detail = with_activity(message or f"HTTP {status} (no message)", activity)
+        code_part = f" [{code}]" if code else ""
+        super().__init__(f"{service} {method} {url} -> HTTP {status}{code_part}: {self.detail}")
 
     @property
     def is_row_error(self) -> bool:

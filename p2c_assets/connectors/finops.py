@@ -5,7 +5,8 @@ exist (a few filtered GETs), then sends one ``$batch`` where every row is its ow
 on the key URL for existing rows, POST for new ones. One changeset per row means a row that F&O
 refuses rolls back only itself and needs no retry round trips to isolate, at the same request
 count as one big changeset (1 POST per batch). The refusal text is the Infolog from
-``innererror.message``.
+``innererror.message``, followed by the batch response's ``ms-dyn-aid`` activity id, which
+Microsoft support needs to find the server-side trace of the refusal.
 
 Reads: F&O pages server-side (up to 10,000 rows) and only sees the caller's default company unless
 ``cross-company=true`` is sent.
@@ -13,17 +14,20 @@ Reads: F&O pages server-side (up to 10,000 rows) and only sees the caller's defa
 
 from __future__ import annotations
 
+import logging
 from typing import Iterator, Mapping, Sequence
 
 import pandas as pd
 
 from .base import ODataClient, frame
 from .batch import BatchRequest, build_batch, parse_batch
-from .errors import parse_error_body
+from .errors import Activity, parse_error_body, with_activity
 from .odata import any_of, entity_path, key_predicate
 from .writes import PendingRow, WriteOutcome, match_key, write_isolating_failures
 
 COMPANY_FIELD = "dataAreaId"
+
+log = logging.getLogger("p2c_assets.connectors")
 
 
 class FinOpsClient(ODataClient):
@@ -92,18 +96,24 @@ class FinOpsClient(ODataClient):
         response = self.http.request("POST", self.api + "$batch", data=body,
                                      headers={"Content-Type": content_type})
         answers = parse_batch(response.headers.get("Content-Type", ""), response.content)
+        activity = Activity.of(response.headers)
         outcomes = {}
         for i, r in enumerate(rows):
             target = key_predicate(r.key_dict(key))
             answer = answers[i][-1] if i < len(answers) and answers[i] else None
             if answer is None:
-                outcomes[r.index] = WriteOutcome(r.key, "failed", error_code="NoResponse",
-                                                 error_message="the $batch response has no part for this row")
+                message = with_activity("the $batch response has no part for this row", activity)
+                outcomes[r.index] = WriteOutcome(r.key, "failed", error_code="NoResponse", error_message=message)
             elif answer.status < 300:
                 status = "created" if answer.status == 201 else "updated"
                 outcomes[r.index] = WriteOutcome(r.key, status, target_id=target)
             else:
                 code, message = parse_error_body(answer.body)
+                message = with_activity(message or f"HTTP {answer.status}", activity)
                 outcomes[r.index] = WriteOutcome(r.key, "failed", error_code=code or f"HTTP {answer.status}",
                                                  error_message=message)
+        refused = sum(o.status == "failed" for o in outcomes.values())
+        if refused:
+            summary = f"{self.service} $batch into {entity_set}: {refused} of {len(rows)} rows refused"
+            log.warning("%s", with_activity(summary, activity))
         return outcomes

@@ -13,6 +13,8 @@ goes through ``HttpSession.request``:
 - A semaphore caps requests in flight across all threads sharing the session, so parallel batch
   writes stay under the service's concurrency limit (Dataverse: 52 per user).
 - ``stats`` counts requests, retries, throttles and bytes, for materialization metadata.
+- The service's request id (F&O ``ms-dyn-aid``) goes into every retry warning and every
+  ``ServiceError``, so a failure can be quoted to Microsoft support.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .auth import TokenSource
-from .errors import AuthenticationError, ConnectorError, ServiceError, parse_error_body
+from .errors import Activity, AuthenticationError, ConnectorError, ServiceError, parse_error_body, with_activity
 
 log = logging.getLogger("p2c_assets.connectors")
 
@@ -142,12 +144,13 @@ class HttpSession:
                 continue
             if status == 429:
                 self.stats.add(throttled=1)
+            activity = Activity.of(response.headers)
             if status in self.retry.retry_statuses and attempt < self.retry.max_attempts:
                 self.backoff(attempt, retry_after_seconds(response.headers.get("Retry-After")),
-                           f"HTTP {status}", method, where)
+                             with_activity(f"HTTP {status}", activity), method, where)
                 continue
             code, message = parse_error_body(response.content)
-            raise ServiceError(self.service, method, where, status, code, message)
+            raise ServiceError(self.service, method, where, status, code, message, activity)
 
     def _send(self, method, url, **kwargs) -> requests.Response:
         headers = dict(kwargs.pop("headers") or {})

@@ -85,4 +85,4 @@ def write_isolating_failures(rows: list[PendingRow],
             return {**write_isolating_failures(rows[:middle], send),
                     **write_isolating_failures(rows[middle:], send)}
         return {r.index: WriteOutcome(r.key, "failed", error_code=exc.code or f"HTTP {exc.status}",
-                                      error_message=exc.message or str(exc)) for r in rows}
+                                      error_message=exc.detail) for r in rows}

@@ -5,7 +5,8 @@ Parsing is odata-query's; this module adds what F&O does differently:
   only `eq`/`ne` on enum fields;
 - "contains" as a wildcard inside `eq`: `Name eq '*retail*'`;
 - `has`, `in` and functions such as `contains()`/`startswith()` are refused.
-Values are bound as SQL parameters, never pasted into the SQL text.
+Values are bound as SQL parameters, never pasted into the SQL text. String comparisons (wildcards
+too) ignore letter case through the columns' collation (schema.py), as in F&O.
 """
 
 from __future__ import annotations
@@ -79,9 +80,6 @@ class _FinOpsSqlVisitor(AstToSqliteSqlVisitor):
                        .replace("*", "%"))
             negate = "NOT " if isinstance(node.comparator, ast.NotEq) else ""
             return f"{self.visit(field_node)} {negate}LIKE {self._param(pattern)} ESCAPE '\\'"
-        if field is not None and field.name == "dataAreaId" and isinstance(value, ast.String):
-            value = ast.String(value.val.lower())
-            return f"{self.visit(field_node)} {self.visit(node.comparator)} {self.visit(value)}"
         return super().visit_Compare(node)
 
     def _enum_compare(self, node: ast.Compare, field, value) -> str:

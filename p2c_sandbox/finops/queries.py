@@ -44,7 +44,7 @@ def _names(entity: Entity, text: str) -> list[str]:
     return names
 
 
-def _int_option(params: Mapping[str, str], name: str) -> int | None:
+def int_option(params: Mapping[str, str], name: str) -> int | None:
     if name not in params:
         return None
     try:
@@ -66,7 +66,7 @@ def company_scope(entity: Entity, company: str | None) -> tuple[list[str], list[
 
 def parse_query(entity: Entity, params: Mapping[str, str], company: str | None) -> Query:
     """Parse `$select/$filter/$orderby/$top/$skip/$count/$expand`; raise the F&O 400 on bad input."""
-    query = Query(top=_int_option(params, "$top"), skip=_int_option(params, "$skip") or 0,
+    query = Query(top=int_option(params, "$top"), skip=int_option(params, "$skip") or 0,
                   count=params.get("$count", "").lower() == "true")
     query.where, query.params = company_scope(entity, company)
     if "$select" in params:
@@ -126,9 +126,8 @@ def parse_key(entity: Entity, text: str) -> dict[str, object]:
 
 
 def _key_value(f, raw: str) -> object:
-    if raw.startswith("'"):
-        value = raw[1:-1].replace("''", "'")
-        return value.lower() if f.name == "dataAreaId" else value
+    if raw.startswith("'"):  # compared case-insensitively by the key columns (schema.py)
+        return raw[1:-1].replace("''", "'")
     try:
         if f.type == "Edm.DateTimeOffset":
             return iso_utc(raw)

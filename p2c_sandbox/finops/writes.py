@@ -63,16 +63,25 @@ def update(conn: sqlite3.Connection, entity: Entity, key: Mapping[str, object],
     _writable(entity)
     existing = get(conn, entity, key, company)
     values = coerce_body(entity, body)
-    changed_keys = [k for k in entity.keys if k in values and values[k] != existing[k]]
+    changed_keys = [k for k in entity.keys if k in values and not _same_key(conn, values[k],
+                                                                            existing[k])]
     if changed_keys:
         raise FinOpsError(400, "An error has occurred.",
                           f"Key field '{changed_keys[0]}' of '{entity.set_name}' can not be "
                           "changed through an update.")
     row = {f.name: existing[f.name] for f in entity.fields}
-    row.update({k: v for k, v in values.items() if not entity.field(k).read_only})
+    # the stored key stays as it is: `us-001` in a body (or the URL) still updates `US-001`
+    row.update({k: v for k, v in values.items()
+                if not entity.field(k).read_only and k not in entity.keys})
     defaults.before_write(conn, entity, row, creating=False)
     validate_row(conn, entity, row)
     _store(conn, entity, row, insert=False)
+
+
+def _same_key(conn: sqlite3.Connection, given: object, stored: object) -> bool:
+    """Whether a key value in a body names the stored one, compared as the key column compares
+    (case-insensitive for strings, see schema.py)."""
+    return conn.execute("SELECT ? = ? COLLATE NOCASE", (given, stored)).fetchone()[0] == 1
 
 
 def delete(conn: sqlite3.Connection, entity: Entity, key: Mapping[str, object],
