@@ -19,13 +19,14 @@ CURRENCIES = {"USD": ("US Dollar", "$", 1.0), "EUR": ("Euro", "€", 0.92)}
 
 UNIT_GROUP = "Default unit"
 BASE_UNIT = "Primary Unit"
-#: F&O unit symbol -> (F&O description, Sales unit name); same pairs as p2c_assets.flows.products.UNITS
+#: F&O unit symbol -> (F&O description, Sales unit name, decimal precision); same pairs as
+#: p2c_assets.flows.products.UNITS. Quantities in kilograms and hours have decimals.
 UNITS = {
-    "ea": ("Each", "Each"),
-    "pcs": ("Pieces", "Piece"),
-    "kg": ("Kilograms", "Kilogram"),
-    "h": ("Hours", "Hour"),
-    "box": ("Box", "Box"),
+    "ea": ("Each", "Each", 0),
+    "pcs": ("Pieces", "Piece", 0),
+    "kg": ("Kilograms", "Kilogram", 2),
+    "h": ("Hours", "Hour", 2),
+    "box": ("Box", "Box", 0),
 }
 
 #: Sales price lists: name -> currency (all active)

@@ -2,9 +2,10 @@
 
 What it writes (reference names in `company.py`; the flow templates depend on them):
 
-- F&O (`finops.db`): legal entities usmf/demf, currencies, units, languages; per company customer
-  groups, sites and warehouses; released products (about scale/2, at least 20, numbers D0001...;
-  most sellable, a few stopped or without price; some released in demf too); customers that did NOT
+- F&O (`finops.db`): legal entities usmf/demf with their ledgers' accounting currencies,
+  currencies, units, languages; per company customer groups, sites and warehouses; released
+  products (about scale/2, at least 20, numbers D0001...; names on the shared product, most
+  sellable, a few stopped or without price; some released in demf too); customers that did NOT
   come from Sales (US-001..., DE-001..., IsExternallyMaintained No) with a few orders and posted
   invoices of their own - the sync's filters must skip them.
 - Dataverse (`dataverse.db`): business units Contoso / USMF Sales / DEMF Sales, currencies, the
@@ -209,9 +210,10 @@ def _seed_finops(conn, rnd: _Rand, pools: _Pools, scale: int, counts: dict, now:
         counts[f"finops.{table}"] = counts.get(f"finops.{table}", 0) + _fo_insert(conn, table, rows)
 
     put("Currencies", [{"CurrencyCode": k, "Name": v[0]} for k, v in C.CURRENCIES.items()])
-    put("LegalEntities", [{"LegalEntityId": le, "Name": C.LEGAL_ENTITY_NAMES[le], "AccountingCurrency": v[1]}
-                          for le, v in C.COMPANIES.items()])
-    put("UnitsOfMeasure", [{"UnitSymbol": k, "Description": v[0]} for k, v in C.UNITS.items()])
+    put("LegalEntities", [{"LegalEntityId": le, "Name": C.LEGAL_ENTITY_NAMES[le]} for le in C.COMPANIES])
+    put("Ledgers", [{"LegalEntityId": le, "AccountingCurrency": v[1]} for le, v in C.COMPANIES.items()])
+    put("UnitsOfMeasure", [{"UnitSymbol": k, "UnitDescription": v[0], "DecimalPrecision": v[2]}
+                           for k, v in C.UNITS.items()])
     put("LanguageCodes", [{"LanguageId": k, "Description": v} for k, v in C.LANGUAGES.items()])
     put("CustomerGroups", [{"dataAreaId": le, "CustomerGroupId": k, "Description": v}
                            for le in C.COMPANIES for k, v in C.CUSTOMER_GROUPS.items()])
@@ -222,27 +224,33 @@ def _seed_finops(conn, rnd: _Rand, pools: _Pools, scale: int, counts: dict, now:
 
     # released products: all in usmf, every third also in demf (EUR price)
     n_products = max(20, scale // 2)
-    products = []
+    products, translations = [], []
     r = rnd.r
     for i in range(1, n_products + 1):
         noun, unit, ptype, (low, high) = _PRODUCT_KINDS[(i - 1) % len(_PRODUCT_KINDS)]
         name = f"{r.choice(_PRODUCT_ADJECTIVES)} {noun} {r.choice('ABCDEFGHKMRSTX')}{r.randint(10, 990)}"
         price = round(r.uniform(low, high), 2)
-        row = {"ItemNumber": f"D{i:04d}", "ProductNumber": f"D{i:04d}", "ProductName": name[:60],
-               "ProductDescription": f"{name}. {r.choice(pools.sentences)}", "ProductType": ptype,
+        number = f"D{i:04d}"
+        row = {"ItemNumber": number, "ProductNumber": number, "ProductType": ptype,
+               "SearchName": name[:20], "ProductSearchName": name[:20],
                "SalesUnitSymbol": unit, "InventoryUnitSymbol": unit,
-               "SalesUnitDecimalPrecision": 2 if unit in ("kg", "h") else 0,
-               "SalesPrice": price, "UnitCost": round(price * r.uniform(0.4, 0.7), 2),
-               "IsSalesStopped": "No", "IsStockedProduct": "No" if ptype == "Service" else "Yes"}
+               "SalesPrice": price, "UnitCost": round(price * r.uniform(0.4, 0.7), 2)}
+        settings = {"ItemNumber": number, "IsSalesStopped": "No",
+                    "IsStockedProduct": "No" if ptype == "Service" else "Yes"}
         if i % 17 == 0:  # not sellable: sales stopped
-            row["IsSalesStopped"] = "Yes"
+            settings["IsSalesStopped"] = "Yes"
         elif i % 19 == 0:  # not sellable: no price
             row["SalesPrice"] = 0.0
-        products.append(row)
-    put("ReleasedProductsV2", ({"dataAreaId": "usmf", **p} for p in products))
+        products.append((row, settings))
+        translations.append({"ProductNumber": number, "ProductName": name[:60],
+                             "ProductDescription": f"{name}. {r.choice(pools.sentences)}"})
+    demf = [(p, s) for i, (p, s) in enumerate(products) if i % 3 == 0]
+    put("ProductTranslations", translations)  # the shared product: one name in every company
+    put("ReleasedProductsV2", ({"dataAreaId": "usmf", **p} for p, _ in products))
     put("ReleasedProductsV2", ({"dataAreaId": "demf", **p, "SalesPrice": round(p["SalesPrice"] * 0.92, 2),
-                                "UnitCost": round(p["UnitCost"] * 0.92, 2)}
-                               for i, p in enumerate(products) if i % 3 == 0))
+                                "UnitCost": round(p["UnitCost"] * 0.92, 2)} for p, _ in demf))
+    put("ItemSettings", ({"dataAreaId": le, **s} for le, pairs in (("usmf", products), ("demf", demf))
+                         for _, s in pairs))
 
     # customers that were not made in Sales (IsExternallyMaintained No)
     n_customers = max(5, min(scale // 20, 5000))
@@ -257,7 +265,7 @@ def _seed_finops(conn, rnd: _Rand, pools: _Pools, scale: int, counts: dict, now:
         street = r.choice(pools.de_streets if iso == "DE" else pools.us_streets)
         city, state, zipcode = r.choice(pools.de_places if iso == "DE" else pools.us_places)
         address = {"Street": street, "City": _cut(city, 60), "State": state, "ZipCode": zipcode[:10],
-                   "CountryRegionISOCode": "DEU" if iso == "DE" else "USA"}
+                   "CountryRegionISOCode": iso}
         rows.append({"dataAreaId": le, "CustomerAccount": number, "OrganizationName": name,
                      "PartyType": "Organization", "PartyNumber": f"{100000 + i:09d}",
                      "CustomerGroupId": r.choice(("20", "30")), "SalesCurrencyCode": C.COMPANIES[le][1],
@@ -270,11 +278,11 @@ def _seed_finops(conn, rnd: _Rand, pools: _Pools, scale: int, counts: dict, now:
     put("CustomersV3", rows)
 
     # a few orders (confirmed, totals calculated) and posted invoices of those customers
-    def is_sellable(p):
-        return p["IsSalesStopped"] == "No" and p["SalesPrice"] > 0
+    def is_sellable(row, settings):
+        return settings["IsSalesStopped"] == "No" and row["SalesPrice"] > 0
 
-    sellable = [p for p in products[:200] if is_sellable(p)]
-    demf_sellable = [p for i, p in enumerate(products[:200]) if i % 3 == 0 and is_sellable(p)]
+    sellable = [p for p, s in products[:200] if is_sellable(p, s)]
+    demf_sellable = [p for i, (p, s) in enumerate(products[:200]) if i % 3 == 0 and is_sellable(p, s)]
     n_orders = min(12, n_customers * 2)
     orders = invoices = 0
     with transaction(conn):
@@ -373,7 +381,7 @@ def _seed_dataverse(dv: _DataverseWriter, rnd: _Rand, pools: _Pools, scale: int,
     schedule = rnd.guid()
     put("uomschedule", [{"uomscheduleid": schedule, "name": C.UNIT_GROUP, "baseuomname": C.BASE_UNIT}])
     base_unit = rnd.guid()
-    uoms = {C.BASE_UNIT: base_unit, **{sales: rnd.guid() for _, sales in C.UNITS.values()}}
+    uoms = {C.BASE_UNIT: base_unit, **{sales: rnd.guid() for _, sales, _ in C.UNITS.values()}}
     put("uom", [{"uomid": guid, "name": name, "quantity": 1.0, "uomscheduleid": schedule,
                  "baseuom": base_unit if guid != base_unit else None}
                 for name, guid in uoms.items()])

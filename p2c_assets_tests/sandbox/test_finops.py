@@ -2,7 +2,8 @@
 
 Shared fixtures for the other `test_finops_*` modules live here: an authenticated session and a
 small demo setup (two legal entities, currencies, units, groups, sites, products) created through
-the OData API itself, idempotently, so the session-wide sandbox can be shared.
+the OData API itself, and the admin endpoints for what F&O users set in forms (ledger currency,
+released products with their names), idempotently, so the session-wide sandbox can be shared.
 """
 
 from __future__ import annotations
@@ -39,11 +40,14 @@ class FinOps:
 
     def ensure(self, entity_set: str, row: dict) -> None:
         """Create `row` unless it exists already (the sandbox is shared by the whole session)."""
-        response = self.post(entity_set, row)
-        assert response.status_code == 201 or "already exists" in response.text, response.text
+        created_or_exists(self.post(entity_set, row))
 
-    def action(self, path: str, body: dict | None = None) -> requests.Response:
-        return requests.post(f"{self.admin}/{path}", json=body or {}, timeout=10)
+    def action(self, path: str, body: dict | None = None, method: str = "POST") -> requests.Response:
+        return requests.request(method, f"{self.admin}/{path}", json=body or {}, timeout=10)
+
+
+def created_or_exists(response: requests.Response) -> None:
+    assert response.status_code == 201 or "already exists" in response.text, response.text
 
 
 def infolog(response: requests.Response) -> str:
@@ -61,9 +65,9 @@ def fo(sandbox) -> FinOps:
     for code, name in (("USD", "US Dollar"), ("EUR", "Euro")):
         api.ensure("Currencies", {"CurrencyCode": code, "Name": name})
     for company, currency in (("usmf", "USD"), ("demf", "EUR")):
-        api.ensure("LegalEntities", {"LegalEntityId": company, "Name": company.upper(),
-                                     "AccountingCurrency": currency})
-    api.ensure("UnitsOfMeasure", {"UnitSymbol": "ea", "Description": "Each"})
+        api.ensure("LegalEntities", {"LegalEntityId": company, "Name": company.upper()})
+        assert api.action(f"ledgers/{company}", {"AccountingCurrency": currency}, "PUT").ok
+    api.ensure("UnitsOfMeasure", {"UnitSymbol": "ea", "UnitDescription": "Each"})
     api.ensure("LanguageCodes", {"LanguageId": "en-us", "Description": "English (US)"})
     for company in ("usmf", "demf"):
         api.ensure("CustomerGroups", {"dataAreaId": company, "CustomerGroupId": "10",
@@ -72,10 +76,10 @@ def fo(sandbox) -> FinOps:
         api.ensure("Warehouses", {"dataAreaId": company, "WarehouseId": "11",
                                   "OperationalSiteId": "1", "WarehouseName": "Main"})
         for item, price in (("D0001", 120.0), ("D0002", 35.5), ("X0001", 0)):
-            api.ensure("ReleasedProductsV2", {
-                "dataAreaId": company, "ItemNumber": item, "ProductNumber": item,
+            created_or_exists(api.action("products", {
+                "company": company, "ItemNumber": item, "ProductNumber": item,
                 "ProductName": f"Product {item}", "SalesUnitSymbol": "ea",
-                "InventoryUnitSymbol": "ea", "SalesPrice": price, "UnitCost": price / 2})
+                "InventoryUnitSymbol": "ea", "SalesPrice": price, "UnitCost": price / 2}))
     return api
 
 

@@ -85,8 +85,7 @@ def values(body):
 
 def test_finops_reference_data(seeded):
     cc = {"cross-company": "true"}
-    assert {r["LegalEntityId"]: r["AccountingCurrency"] for r in values(fo_get(seeded, "LegalEntities"))} == \
-        {"usmf": "USD", "demf": "EUR"}
+    assert {r["LegalEntityId"] for r in values(fo_get(seeded, "LegalEntities"))} == {"usmf", "demf"}
     assert {r["CurrencyCode"] for r in values(fo_get(seeded, "Currencies"))} == {"USD", "EUR"}
     assert {r["UnitSymbol"] for r in values(fo_get(seeded, "UnitsOfMeasure"))} == {"ea", "pcs", "kg", "h", "box"}
     assert {r["LanguageId"] for r in values(fo_get(seeded, "LanguageCodes"))} == {"en-us", "de"}
@@ -105,9 +104,12 @@ def test_finops_products_and_own_customers(seeded):
     assert released[0]["ProductNumber"].startswith("D0")
     sellable = values(fo_get(seeded, "SellableReleasedProducts"))
     assert 0.8 * len(released) < len(sellable) < len(released)  # mostly sellable, a few not
-    assert all(p["SalesUnitSymbol"] in C.UNITS and p["SalesPrice"] > 0 for p in sellable)
-    assert values(fo_get(seeded, "SellableReleasedProducts", **{"cross-company": "true",
+    assert all(p["SalesUnitSymbol"] in C.UNITS and p["SalesPrice"] > 0 and p["ProductName"]
+               and p["CurrencyCode"] == "USD" for p in sellable)  # the ledger's currency, the product's name
+    assert {p["SalesUnitDecimalPrecision"] for p in sellable if p["SalesUnitSymbol"] == "kg"} <= {2}
+    demf = values(fo_get(seeded, "SellableReleasedProducts", **{"cross-company": "true",
                                                                 "$filter": "dataAreaId eq 'demf'"}))
+    assert demf and {p["CurrencyCode"] for p in demf} == {"EUR"}
     customers = values(fo_get(seeded, "CustomersV3", **{"cross-company": "true"}))
     assert customers and all(c["IsExternallyMaintained"] == "No" for c in customers)
     assert "US-001" in {c["CustomerAccount"] for c in customers}
@@ -193,7 +195,8 @@ def _numbers(data_dir):
         accounts = conn.execute("SELECT accountid, accountnumber, name FROM account ORDER BY accountnumber").fetchall()
         contacts = conn.execute("SELECT msdynce_contactnumber FROM contact ORDER BY 1").fetchall()
     with sqlite3.connect(data_dir / "finops.db") as conn:
-        products = conn.execute("SELECT dataAreaId, ItemNumber, ProductName, SalesPrice FROM ReleasedProductsV2 "
+        products = conn.execute("SELECT p.dataAreaId, p.ItemNumber, t.ProductName, p.SalesPrice "
+                                "FROM ReleasedProductsV2 p JOIN ProductTranslations t USING (ProductNumber) "
                                 "ORDER BY 1, 2").fetchall()
     return accounts, contacts, products
 

@@ -3,6 +3,13 @@
 No auth (loopback only, like the other `/_sandbox/` endpoints). Each call is one transaction and
 answers JSON; failures use the F&O error shape.
 
+- `POST /_sandbox/finops/products` body `{"company": "usmf", "ItemNumber": "D0001",
+  "ProductNumber": "D0001", "SalesUnitSymbol": "ea", "SalesPrice": 10, "ProductName": "Speaker",
+  "ProductDescription": "...", "IsSalesStopped": "No", "IsStockedProduct": "Yes"}` -> 201
+  `{"dataAreaId", "ItemNumber"}`: a product created and released as in F&O's forms (its name and
+  flags are not fields of any public entity; `SellableReleasedProducts` shows them).
+- `PUT /_sandbox/finops/ledgers/{company}` body `{"AccountingCurrency": "USD"}` -> 200: the legal
+  entity's accounting currency (ledger setup), the `CurrencyCode` of its sellable products.
 - `POST /_sandbox/finops/orders` body `{"company": "usmf", "customer": "US-001",
   "lines": [{"ProductNumber": "D0001", "OrderedSalesQuantity": 2, ...}], ...header fields}`
   -> 201 `{"dataAreaId", "SalesOrderNumber"}`: a new order (processing status Active).
@@ -40,6 +47,8 @@ def admin_routes(service: FinOpsService) -> list[Route]:
         return endpoint
 
     return [
+        Route("/_sandbox/finops/products", action(_release_product), methods=["POST"]),
+        Route("/_sandbox/finops/ledgers/{company}", action(_ledger), methods=["PUT"]),
         Route("/_sandbox/finops/orders", action(_create_order), methods=["POST"]),
         Route("/_sandbox/finops/orders/{company}/{number}/confirm", action(_confirm),
               methods=["POST"]),
@@ -62,6 +71,17 @@ def _execute(service: FinOpsService, run, raw: bytes, path: dict) -> Reply:
     except FinOpsError as exc:
         return Reply.error(exc)
     return Reply.json(status, payload)
+
+
+def _release_product(service: FinOpsService, body: dict, path: dict) -> tuple[int, object]:
+    company = str(body.pop("company", service.default_company))
+    return 201, business.release_product(service.conn, company, body)
+
+
+def _ledger(service: FinOpsService, body: dict, path: dict) -> tuple[int, object]:
+    currency = str(body.get("AccountingCurrency", ""))
+    business.set_accounting_currency(service.conn, path["company"], currency)
+    return 200, {"LegalEntityId": path["company"].lower(), "AccountingCurrency": currency}
 
 
 def _create_order(service: FinOpsService, body: dict, path: dict) -> tuple[int, object]:

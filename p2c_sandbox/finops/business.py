@@ -1,10 +1,10 @@
 """F&O business actions the P2C flows depend on (p2c-spec 4.5, 4.6), as plain functions.
 
-Users in F&O create and confirm sales orders, run the "Calculate sales totals" batch and post
-invoices; the order and invoice flows only pick up orders that are confirmed with totals updated,
-and invoices of externally maintained customers. `simulate`, seed code and tests call these
-functions directly with the service's SQLite connection (the caller commits), or over HTTP through
-the admin endpoints in `admin.py`.
+Users in F&O release products and set up ledgers in its forms, create and confirm sales orders,
+run the "Calculate sales totals" batch and post invoices; the order and invoice flows only pick up
+orders that are confirmed with totals updated, and invoices of externally maintained customers.
+`simulate`, seed code and tests call these functions directly with the service's SQLite
+connection (the caller commits), or over HTTP through the admin endpoints in `admin.py`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,57 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 
 from . import defaults, writes
-from .entities import ENTITIES
-from .errors import FinOpsError, not_found
+from .entities import ENTITIES, ENUMS, NAMESPACE
+from .errors import FinOpsError, bad_query, not_found
 
 _CLOSED = ("Invoiced", "Canceled")
+#: invoice address field of the posted invoice -> of the order (the order names its state StateId)
+_INVOICE_ADDRESS = (("Street", "Street"), ("City", "City"), ("State", "StateId"),
+                    ("ZipCode", "ZipCode"), ("CountryRegionISOCode", "CountryRegionISOCode"))
+#: what a product manager sets on a product besides the ReleasedProductsV2 fields
+_PRODUCT_TEXTS = ("ProductName", "ProductDescription")
+_ITEM_SETTINGS = ("IsSalesStopped", "IsStockedProduct")
+
+
+def release_product(conn: sqlite3.Connection, company: str, fields: Mapping[str, object]) -> dict:
+    """Create a product and release it to `company`, as a product manager does in F&O's forms.
+
+    `fields` are ReleasedProductsV2 fields (validated like an OData create) plus what F&O keeps
+    outside that entity: `ProductName` and `ProductDescription` (the shared product's
+    translation), `IsSalesStopped` and `IsStockedProduct` (the item's sales setup and model group).
+    Returns the released product's key.
+    """
+    settings = {k: fields[k] for k in _ITEM_SETTINGS if k in fields}
+    for name, value in settings.items():
+        if value not in ENUMS["NoYes"]:
+            raise bad_query(f"The value '{value}' is not a valid member of the enumeration type "
+                            f"'{NAMESPACE}.NoYes' (property '{name}').")
+    entity = ENTITIES["ReleasedProductsV2"]
+    extra = set(_PRODUCT_TEXTS + _ITEM_SETTINGS)
+    released = writes.create(conn, entity, {k: v for k, v in fields.items() if k not in extra},
+                             company.lower())
+    texts = [fields.get(k) or "" for k in _PRODUCT_TEXTS]
+    if any(texts):  # the shared product: one name for every company it is released to
+        conn.execute("INSERT INTO ProductTranslations (ProductNumber, ProductName, "
+                     "ProductDescription) VALUES (?, ?, ?) ON CONFLICT (ProductNumber) DO UPDATE "
+                     "SET ProductName = excluded.ProductName, "
+                     "ProductDescription = excluded.ProductDescription",
+                     (released["ProductNumber"], *texts))
+    if settings:
+        _insert(conn, "ItemSettings", {"dataAreaId": released["dataAreaId"],
+                                       "ItemNumber": released["ItemNumber"], **settings})
+    return {k: released[k] for k in entity.keys}
+
+
+def set_accounting_currency(conn: sqlite3.Connection, company: str, currency: str) -> None:
+    """Set a legal entity's accounting currency, as the ledger setup form does (the currency
+    sellable products are priced in)."""
+    if conn.execute("SELECT 1 FROM Currencies WHERE CurrencyCode = ?", (currency,)).fetchone() is None:
+        raise FinOpsError(400, "An error has occurred.",
+                          f"Currency '{currency}' does not exist.")
+    conn.execute("INSERT INTO Ledgers (LegalEntityId, AccountingCurrency) VALUES (?, ?) "
+                 "ON CONFLICT (LegalEntityId) DO UPDATE SET "
+                 "AccountingCurrency = excluded.AccountingCurrency", (company.lower(), currency))
 
 
 def create_order(conn: sqlite3.Connection, company: str, customer: str,
@@ -30,20 +77,13 @@ def create_order(conn: sqlite3.Connection, company: str, customer: str,
     company = company.lower()
     order = writes.create(conn, ENTITIES["CDSSalesOrderHeaders"],
                           {"dataAreaId": company, "OrderingCustomerAccountNumber": customer,
-                           "CurrencyCode": _customer_currency(conn, company, customer), **header},
-                          company)
+                           **header}, company)
     number = order["SalesOrderNumber"]
     for sequence, line in enumerate(lines, start=1):
         writes.create(conn, ENTITIES["CDSSalesOrderLines"],
                       {"LineCreationSequenceNumber": sequence, **line, "dataAreaId": company,
                        "SalesOrderNumber": number}, company)
     return number
-
-
-def _customer_currency(conn: sqlite3.Connection, company: str, customer: str) -> str:
-    row = conn.execute("SELECT SalesCurrencyCode FROM CustomersV3 WHERE dataAreaId = ? AND "
-                       "CustomerAccount = ?", (company, customer)).fetchone()
-    return row[0] if row else ""
 
 
 def _order(conn: sqlite3.Connection, company: str, number: str) -> sqlite3.Row:
@@ -133,11 +173,11 @@ def post_invoice(conn: sqlite3.Connection, company: str, number: str,
         "TotalTaxAmount": totals["tax"], "TotalDiscountAmount": totals["discount"],
         "TotalChargeAmount": totals["charges"],
         "InvoiceHeaderTaxAmount": order["OrderHeaderTaxAmount"],
-        **{k: order[k] for k in order.keys() if k.startswith("InvoiceAddress")}})
+        **{f"InvoiceAddress{part}": order[f"InvoiceAddress{order_part}"]
+           for part, order_part in _INVOICE_ADDRESS}})
     for line in lines:
-        product = conn.execute("SELECT ProductName, ProductDescription FROM ReleasedProductsV2 "
-                               "WHERE dataAreaId = ? AND ItemNumber = ?",
-                               (company, line["ItemNumber"])).fetchone()
+        product = conn.execute("SELECT ProductName, ProductDescription FROM ProductTranslations "
+                               "WHERE ProductNumber = ?", (line["ProductNumber"],)).fetchone()
         _insert(conn, "SalesInvoiceLines", {
             "dataAreaId": company, **key,
             "LineCreationSequenceNumber": line["LineCreationSequenceNumber"],

@@ -1,6 +1,7 @@
 """What F&O checks on write before a row reaches its table (protocols.md B6, architecture 2.2).
 
-Payload problems (unknown property, wrong type) are OData errors, as ODataLib reports them.
+Payload problems (unknown property, wrong type) are OData errors, as ODataLib reports them; a
+field hidden by the `hidden_columns` setting is unknown like any other (entities.visible_entities).
 Business problems (required field empty, value too long, value missing from its related table) are
 the entity's validateField failures: all of them collected into one Infolog naming each field, the
 way the real `Write failed for table row of type ...` message reads.
@@ -27,7 +28,7 @@ def coerce_body(entity: Entity, body: Mapping[str, object]) -> dict[str, object]
         if f is None:
             raise bad_query(f"The property '{name}' does not exist on type "
                             f"'{NAMESPACE}.{entity.type_name}'. Make sure to only use property "
-                            "names that are defined by the type.")
+                            "names that are defined by the type or mark the type as open type.")
         values[name] = _coerce(f, value)
         if name == "dataAreaId":  # company ids are case-insensitive and stored in lower case
             values[name] = str(values[name]).lower()
