@@ -6,8 +6,9 @@ Each service has one `FaultState` (its configuration, a seeded RNG and its reque
 which, like the token endpoint, are exempt from faults and from auth.
 
 The configuration is a plain dict so that services can keep their own keys in it
-(`change_tracking_retention_s` for Dataverse, `finops_page_size` for F&O): unknown keys are
-accepted and stored, and a service reads them with `state.get(key)` at request time.
+(`change_tracking_retention_s` for Dataverse, `finops_page_size` for F&O, the schema drift of
+`hidden_columns` and `hidden_alternate_keys` for both): unknown keys are accepted and stored, and a
+service reads them with `state.get(key)` at request time.
 """
 
 from __future__ import annotations
@@ -63,6 +64,21 @@ def _validate(update: dict) -> None:
     if "token_lifetime_s" in update and not (isinstance(update["token_lifetime_s"], (int, float))
                                              and update["token_lifetime_s"] >= 1):
         raise FaultConfigError("faults key 'token_lifetime_s' must be a number >= 1")
+    if "hidden_columns" in update and not _names_by_set(update["hidden_columns"], _names):
+        raise FaultConfigError("faults key 'hidden_columns' must map entity sets to lists of column names")
+    if "hidden_alternate_keys" in update and not _names_by_set(
+            update["hidden_alternate_keys"], lambda keys: isinstance(keys, list) and all(map(_names, keys))):
+        raise FaultConfigError("faults key 'hidden_alternate_keys' must map entity sets to lists of keys "
+                               "(lists of column names)")
+
+
+def _names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _names_by_set(value, valid) -> bool:
+    """A schema-drift setting: {"<entity set>": ...} with every value `valid`."""
+    return isinstance(value, dict) and all(isinstance(k, str) and valid(v) for k, v in value.items())
 
 
 class FaultState:

@@ -91,5 +91,6 @@ def resolve(entity: EntityType, predicate: str) -> dict:
     for key in entity.alternate_keys:
         if set(parsed) == set(key):
             return {name: parsed[name] for name in key}
-    raise errors.bad_query(f"The key used in the request ({', '.join(parsed)}) is not the primary key or "
-                           f"an alternate key of entity '{entity.logical}'.")
+    # ODataLib's alternate-key resolver finds no key with these properties (a key the table does
+    # not have, or one not active yet) and gives up on the URL
+    raise errors.DataverseError(400, "0x8006088a", "Bad Request - Error in query syntax.")

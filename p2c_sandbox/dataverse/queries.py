@@ -15,7 +15,7 @@ from ..store import VERSION
 from . import errors
 from .messages import Resp
 from .records import to_json
-from .tables import BY_SET, EntityType
+from .tables import EntityType
 
 MAX_PAGE = 5000
 _COOKIE = re.compile(r'pagenumber="(\d+)".*?pagingcookie="(\d+)"', re.S)
@@ -61,7 +61,7 @@ def _order_of(entity: EntityType, req) -> list[tuple[str, bool]]:
     return order + [(entity.primary_id, False)]  # a stable order makes paging safe
 
 
-def _split_top_level(text: str) -> list[str]:
+def split_top_level(text: str) -> list[str]:
     items, depth, current = [], 0, ""
     for ch in text:
         depth += ch == "("
@@ -75,12 +75,12 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def _expand(svc, entity: EntityType, rows: list[dict], out: list[dict], text: str, annotate: bool) -> None:
-    for item in _split_top_level(text):
+    for item in split_top_level(text):
         name, _, options = item.partition("(")
         nested = dict(o.split("=", 1) for o in options.rstrip(")").split(";") if "=" in o)
         if name in entity.navigation:
             attr, target_set = entity.navigation[name]
-            target = BY_SET[target_set]
+            target = svc.entity(target_set)
             select = parse_select(nested["$select"], target.properties) if "$select" in nested else None
             for row, body in zip(rows, out):
                 child = None
@@ -89,7 +89,7 @@ def _expand(svc, entity: EntityType, rows: list[dict], out: list[dict], text: st
                 body[name] = to_json(svc, target, child, select, annotate) if child else None
         elif name in ONE_TO_MANY:
             child_set, column = ONE_TO_MANY[name]
-            target = BY_SET[child_set]
+            target = svc.entity(child_set)
             select = parse_select(nested["$select"], target.properties) if "$select" in nested else None
             for row, body in zip(rows, out):
                 children = svc.store.select(target.logical, where=f'"{column}" = ?', params=[row[entity.primary_id]],

@@ -79,7 +79,7 @@ def resolve_reference(svc, reference: str, content_ids: dict) -> tuple[EntityTyp
     if API_ROOT in path:
         path = path.split(API_ROOT, 1)[1]
     name, predicate, rest = keys.split_segment(path.lstrip("/"))
-    entity = BY_SET.get(name)
+    entity = svc.entity(name)
     if entity is None or predicate is None or rest:
         raise errors.bad_payload(f"Invalid reference '{reference}' in @odata.bind.")
     key = keys.resolve(entity, predicate)
@@ -133,17 +133,22 @@ def from_json(svc, entity: EntityType, body: dict, content_ids: dict | None = No
     return row
 
 
-def _unknown_property(entity: EntityType, name: str) -> errors.DataverseError:
-    return errors.bad_payload(f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM."
-                              f"{entity.logical}'. Make sure to only use property names that are defined "
-                              f"by the type.")
-
-
-def _undeclared(entity: EntityType, name: str) -> errors.DataverseError:
+def _payload_error(entity: EntityType, odata_message: str) -> errors.DataverseError:
+    """ODataLib's complaint about a payload, wrapped as Dataverse reports it."""
     return errors.bad_payload(
         f"Error identified in Payload provided by the user for Entity :'{entity.entity_set}', For more "
         f"information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid="
-        f"2195293  ---->  InnerException : Microsoft.OData.ODataException: An undeclared property '{name}' "
-        f"which only has property annotations in the payload but no property value was found in the "
-        f"payload. In OData, only declared navigation properties and declared named streams can be "
-        f"represented as properties without values.")
+        f"2195293  ---->  InnerException : Microsoft.OData.ODataException: {odata_message}")
+
+
+def _unknown_property(entity: EntityType, name: str) -> errors.DataverseError:
+    return _payload_error(entity, f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM."
+                                  f"{entity.logical}'. Make sure to only use property names that are defined "
+                                  f"by the type or mark the type as open type.")
+
+
+def _undeclared(entity: EntityType, name: str) -> errors.DataverseError:
+    return _payload_error(entity, f"An undeclared property '{name}' which only has property annotations in "
+                                  f"the payload but no property value was found in the payload. In OData, only "
+                                  f"declared navigation properties and declared named streams can be "
+                                  f"represented as properties without values.")

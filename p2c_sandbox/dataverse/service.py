@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import batch, bulk, changes, errors, keys, metadata, queries, writes
 from .messages import Req, Resp
-from .tables import BY_SET, ENTITIES, open_store
+from .tables import BY_SET, ENTITIES, EntityType, open_store, visible
 
 NAMESPACE_UUID = uuid.UUID("5c2f3a52-9d1e-4f5b-8a1e-2c3d4e5f6a7b")
 
@@ -28,6 +28,19 @@ class Dataverse:
 
     def stable_id(self, name: str) -> str:
         return str(uuid.uuid5(NAMESPACE_UUID, name))
+
+    def entity(self, entity_set: str) -> EntityType | None:
+        """The table behind `entity_set` as this tenant serves it right now: the catalogue less the
+        columns and alternate keys the `hidden_columns` / `hidden_alternate_keys` settings remove
+        (docs/architecture.md section 1). None for an entity set that does not exist."""
+        if entity_set not in BY_SET:
+            return None
+        columns = (self.faults.get("hidden_columns") or {}).get(entity_set, ())
+        keys = (self.faults.get("hidden_alternate_keys") or {}).get(entity_set, ())
+        return visible(entity_set, frozenset(columns), frozenset(frozenset(k) for k in keys))
+
+    def entities(self) -> list[EntityType]:
+        return [self.entity(e.entity_set) for e in ENTITIES]
 
     def primary_name(self, entity_set: str, row_id: str) -> str | None:
         entity = BY_SET[entity_set]
@@ -59,7 +72,7 @@ class Dataverse:
         if path.startswith("EntityDefinitions"):
             return metadata.entity_definitions(self, req)
         name, predicate, rest = keys.split_segment(path)
-        entity = BY_SET.get(name)
+        entity = self.entity(name)
         if entity is None:
             raise errors.bad_query(f"Resource not found for the segment '{name}'.", status=404)
         if predicate is None:

@@ -1,15 +1,24 @@
 """The catalogue of Dataverse tables the sandbox serves (docs/architecture.md section 2.1).
 
-Each `EntityType` is data: its attributes with Dataverse types and maximum lengths, its keys, its
-state and status labels. Everything else (SQLite tables, `$metadata`, `EntityDefinitions`, JSON
-shapes, validation) is derived from it, so adding a column is a one-line change here.
+Each `EntityType` is data: its attributes with Dataverse types, its keys, its state and status
+labels. Everything else (SQLite tables, `$metadata`, `EntityDefinitions`, JSON shapes, validation)
+is derived from it, so adding a column is a one-line change here.
+
+Names and lengths come from Microsoft: building the catalogue fails at import when a table, entity
+set or column is not in `p2c_assets.schemas.microsoft` (Microsoft's Common Data Model plus the P2C
+solution's documented columns), and every text column's maximum length is CDM's `maximumLength`.
+Microsoft's required flags are not enforced: Dataverse refuses an API write only for a missing
+system-required column (the primary key, which it generates), while "business required" is a
+rule of forms.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 from pathlib import Path
+
+from p2c_assets.schemas import microsoft
 
 from ..store import VERSION, Column, Store, Table
 
@@ -84,8 +93,8 @@ class EntityType:
                      indexes=tuple((a.name,) for a in self.attrs if a.is_lookup))
 
 
-def _s(name, n, **kw):
-    return Attr(name, "String", n, **kw)
+def _s(name, **kw):
+    return Attr(name, "String", **kw)
 
 
 def _lk(name, target):
@@ -105,19 +114,36 @@ _CUSTOMER = ("accounts", "contacts")
 _COMMON = (Attr("createdon", "DateTime", read_only=True), Attr("modifiedon", "DateTime", read_only=True))
 
 
-def _address(prefix, street="line1"):
-    return (_s(f"{prefix}_{street}", 250), _s(f"{prefix}_city", 80), _s(f"{prefix}_stateorprovince", 50),
-            _s(f"{prefix}_postalcode", 20), _s(f"{prefix}_country", 80))
+def _address(prefix):
+    return tuple(_s(f"{prefix}_{part}") for part in ("line1", "city", "stateorprovince", "postalcode", "country"))
 
 
 def _state_attrs():
     return (Attr("statecode", "State"), Attr("statuscode", "Status"))
 
 
+class CatalogueError(ValueError):
+    """A declaration that does not match Microsoft's published schema."""
+
+
+def published_attrs(logical: str, entity_set: str, attrs: tuple[Attr, ...]) -> tuple[Attr, ...]:
+    """`attrs` with their maximum lengths from Microsoft's schema, after checking every name."""
+    if microsoft.DATAVERSE_SETS.get(logical) != entity_set:
+        raise CatalogueError(f"Dataverse table {logical!r} / entity set {entity_set!r} is not in "
+                             "Microsoft's schema (p2c_assets.schemas.microsoft)")
+    columns = microsoft.columns("sales", logical)
+    unknown = [a.name for a in attrs if a.name not in columns]
+    if unknown:
+        raise CatalogueError(f"Dataverse {logical}: {', '.join(unknown)} not in Microsoft's schema")
+    return tuple(replace(a, max_length=columns[a.name].max_length) if a.type in ("String", "Memo") else a
+                 for a in attrs)
+
+
 def _entity(logical, entity_set, name_attr, attrs, alternate=(), states=None, statuses=None, bulk_messages=True):
     primary = Attr(f"{logical}id", "Uniqueidentifier", read_only=False)
     state = _state_attrs() if states else ()
-    return EntityType(logical, entity_set, primary.name, name_attr, (primary, *attrs, *state, *_COMMON),
+    attrs = published_attrs(logical, entity_set, (primary, *attrs, *state, *_COMMON))
+    return EntityType(logical, entity_set, primary.name, name_attr, attrs,
                       tuple(alternate), states or {}, statuses or {}, bulk_messages)
 
 
@@ -135,20 +161,20 @@ def _line(logical, entity_set, header, header_set, extra=(), alternate=()):
         _lk("transactioncurrencyid", "transactioncurrencies"), Attr("quantity", "Decimal"),
         *_money("priceperunit", "baseamount", "extendedamount", "manualdiscountamount", "tax"),
         *_bool("ispriceoverridden", "isproductoverridden", "msdynce_ismaintainedexternally"),
-        _s("productdescription", 500), Attr("sequencenumber", "Integer"), Attr("lineitemnumber", "Integer"),
-        Attr("requestdeliveryby", "DateTime"), *extra), alternate)
+        _s("productdescription"), Attr("sequencenumber", "Integer"), Attr("lineitemnumber", "Integer"),
+        *extra), alternate)
 
 
 ENTITIES: tuple[EntityType, ...] = (
-    _entity("businessunit", "businessunits", "name", (_s("name", 160),), [("name",)]),
+    _entity("businessunit", "businessunits", "name", (_s("name"),), [("name",)]),
     _entity("transactioncurrency", "transactioncurrencies", "currencyname", (
-        _s("isocurrencycode", 5), _s("currencyname", 100), _s("currencysymbol", 10),
+        _s("isocurrencycode"), _s("currencyname"), _s("currencysymbol"),
         Attr("exchangerate", "Decimal")), [("isocurrencycode",)]),
-    _entity("uomschedule", "uomschedules", "name", (_s("name", 200), _s("baseuomname", 100)), [("name",)]),
-    _entity("uom", "uoms", "name", (_s("name", 100), Attr("quantity", "Decimal"),
+    _entity("uomschedule", "uomschedules", "name", (_s("name"), _s("baseuomname")), [("name",)]),
+    _entity("uom", "uoms", "name", (_s("name"), Attr("quantity", "Decimal"),
                                     _lk("uomscheduleid", "uomschedules"), _lk("baseuom", "uoms"))),
     _entity("pricelevel", "pricelevels", "name", (
-        _s("name", 100), _lk("transactioncurrencyid", "transactioncurrencies"),
+        _s("name"), _lk("transactioncurrencyid", "transactioncurrencies"),
         Attr("begindate", "DateTime"), Attr("enddate", "DateTime")), [("name",)],
         {0: ("Active", 100001), 1: ("Inactive", 100002)}, {100001: "Active", 100002: "Inactive"}),
     _entity("productpricelevel", "productpricelevels", "productid", (
@@ -157,21 +183,21 @@ ENTITIES: tuple[EntityType, ...] = (
         Attr("pricingmethodcode", "Picklist", options={1: "Currency Amount", 2: "Percent of List"}),
         _lk("transactioncurrencyid", "transactioncurrencies"))),
     _entity("account", "accounts", "name", (
-        _s("name", 160), _s("accountnumber", 20), _s("telephone1", 50), _s("emailaddress1", 100),
-        _s("websiteurl", 200), *_address("address1"), *_money("creditlimit"), Attr("description", "Memo"),
+        _s("name"), _s("accountnumber"), _s("telephone1"), _s("emailaddress1"),
+        _s("websiteurl"), *_address("address1"), *_money("creditlimit"), Attr("description", "Memo"),
         Attr("customertypecode", "Picklist", options={1: "Competitor", 2: "Consultant", 3: "Customer",
                                                       4: "Investor", 5: "Partner", 11: "Prospect"}),
         _lk("transactioncurrencyid", "transactioncurrencies"), _lk("primarycontactid", "contacts"),
         _lk("owningbusinessunit", "businessunits")), [("accountnumber",)], _ACTIVE, _ACTIVE_STATUS),
     _entity("contact", "contacts", "fullname", (
-        _s("firstname", 50), _s("lastname", 50), _s("fullname", 160, read_only=True),
-        _s("msdynce_contactnumber", 20), _s("emailaddress1", 100), _s("telephone1", 50), _s("jobtitle", 100),
+        _s("firstname"), _s("lastname"), _s("fullname", read_only=True),
+        _s("msdynce_contactnumber"), _s("emailaddress1"), _s("telephone1"), _s("jobtitle"),
         *_address("address1"), Attr("parentcustomerid", "Customer", targets=_CUSTOMER),
         *_bool("msdynce_isactivecustomer", "msdynce_iscompanyanaccount"),
         _lk("transactioncurrencyid", "transactioncurrencies"), _lk("owningbusinessunit", "businessunits")),
         [("msdynce_contactnumber",)], _ACTIVE, _ACTIVE_STATUS),
     _entity("product", "products", "name", (
-        _s("name", 100), _s("productnumber", 100), Attr("description", "Memo"),
+        _s("name"), _s("productnumber"), Attr("description", "Memo"),
         Attr("producttypecode", "Picklist", options={1: "Sales Inventory", 2: "Miscellaneous Charges",
                                                      3: "Services", 4: "Flat Fees"}),
         Attr("productstructure", "Picklist", options={1: "Product", 2: "Product Family", 3: "Product Bundle"}),
@@ -182,7 +208,7 @@ ENTITIES: tuple[EntityType, ...] = (
         {0: ("Active", 1), 1: ("Retired", 2), 2: ("Draft", 0), 3: ("Under Revision", 3)},
         {0: "Draft", 1: "Active", 2: "Retired", 3: "Under Revision"}),
     _entity("quote", "quotes", "name", (
-        _s("name", 300), _s("quotenumber", 100), Attr("revisionnumber", "Integer"),
+        _s("name"), _s("quotenumber"), Attr("revisionnumber", "Integer"),
         Attr("customerid", "Customer", targets=_CUSTOMER), _lk("pricelevelid", "pricelevels"),
         _lk("transactioncurrencyid", "transactioncurrencies"), _lk("owningbusinessunit", "businessunits"),
         *_money("totalamount", "totallineitemamount", "totaltax", "discountamount", "freightamount"),
@@ -192,9 +218,10 @@ ENTITIES: tuple[EntityType, ...] = (
         {1: "In Progress", 2: "In Progress", 3: "Open", 4: "Won", 5: "Lost", 6: "Canceled", 7: "Revised",
          647390000: "Submitted"}),
     _line("quotedetail", "quotedetails", "quoteid", "quotes", (
+        Attr("requestdeliveryby", "DateTime"),
         *_bool("msdynce_quotehasexternalmaintainedproductsonly"), Attr("msdynce_quoterevisionnumber", "Integer"))),
     _entity("salesorder", "salesorders", "name", (
-        _s("name", 300), _s("ordernumber", 100), Attr("customerid", "Customer", targets=_CUSTOMER),
+        _s("name"), _s("ordernumber"), Attr("customerid", "Customer", targets=_CUSTOMER),
         _lk("pricelevelid", "pricelevels"), _lk("transactioncurrencyid", "transactioncurrencies"),
         _lk("quoteid", "quotes"), _lk("owningbusinessunit", "businessunits"),
         *_money("totalamount", "totallineitemamount", "totaltax", "discountamount", "freightamount",
@@ -208,11 +235,11 @@ ENTITIES: tuple[EntityType, ...] = (
         {1: "New", 2: "Pending", 3: "In Progress", 4: "No Money", 100001: "Complete", 100002: "Partial",
          100003: "Invoiced"}),
     _line("salesorderdetail", "salesorderdetails", "salesorderid", "salesorders", (
-        _s("msdynce_ordernumber", 100), *_bool("msdynce_ismisctax")),
+        Attr("requestdeliveryby", "DateTime"), _s("msdynce_ordernumber"), *_bool("msdynce_ismisctax")),
         # the integration keys a Data Integrator admin adds on the line tables (DIPV1003)
         [("msdynce_ordernumber", "sequencenumber")]),
     _entity("invoice", "invoices", "name", (
-        _s("name", 300), _s("invoicenumber", 100), Attr("customerid", "Customer", targets=_CUSTOMER),
+        _s("name"), _s("invoicenumber"), Attr("customerid", "Customer", targets=_CUSTOMER),
         _lk("salesorderid", "salesorders"), _lk("pricelevelid", "pricelevels"),
         _lk("transactioncurrencyid", "transactioncurrencies"), _lk("owningbusinessunit", "businessunits"),
         *_money("totalamount", "totallineitemamount", "totaltax", "discountamount", "freightamount",
@@ -223,13 +250,28 @@ ENTITIES: tuple[EntityType, ...] = (
         {1: "New", 2: "Partially Shipped", 4: "Billed", 100001: "Complete", 100002: "Partial",
          100003: "Canceled"}),
     _line("invoicedetail", "invoicedetails", "invoiceid", "invoices", (
-        _lk("salesorderdetailid", "salesorderdetails"), _s("msdynce_invoicenumber", 100),
+        _lk("salesorderdetailid", "salesorderdetails"), _s("msdynce_invoicenumber"),
         Attr("msdynce_invoicedate", "DateTime"), *_bool("msdynce_ismisctax")),
         [("msdynce_invoicenumber", "sequencenumber")]),
 )
 
 BY_SET = {e.entity_set: e for e in ENTITIES}
 BY_LOGICAL = {e.logical: e for e in ENTITIES}
+
+
+@lru_cache(maxsize=64)
+def visible(entity_set: str, hidden_columns: frozenset[str] = frozenset(),
+            hidden_keys: frozenset[frozenset[str]] = frozenset()) -> EntityType:
+    """A table as a tenant without some of its columns or alternate keys serves it (a solution
+    layer not installed, a key never added): they are gone from metadata, queries and writes.
+    The primary key stays, and an alternate key goes with any of its columns."""
+    entity = BY_SET[entity_set]
+    if not hidden_columns and not hidden_keys:
+        return entity
+    return replace(entity, attrs=tuple(a for a in entity.attrs
+                                       if a.name not in hidden_columns or a.name == entity.primary_id),
+                   alternate_keys=tuple(k for k in entity.alternate_keys
+                                        if frozenset(k) not in hidden_keys and not hidden_columns & set(k)))
 
 
 def open_store(path: Path | str) -> Store:

@@ -25,6 +25,7 @@ from ..auth import AuthError
 from . import rest_metadata
 from .admin import admin_routes
 from .batch import run_batch
+from .entities import hidden
 from .service import DEFAULT_PAGE_SIZE, JSON, FinOpsService, connect
 
 
@@ -82,7 +83,8 @@ def create_app(ctx) -> Starlette:
         except (TypeError, ValueError):
             return DEFAULT_PAGE_SIZE
 
-    service = FinOpsService(connect(ctx.data_dir / "finops.db"), ctx.finops_url, page_size)
+    service = FinOpsService(connect(ctx.data_dir / "finops.db"), ctx.finops_url, page_size,
+                            hidden_columns=lambda: hidden(faults.get("hidden_columns")))
 
     def authorized(request: Request) -> bool:
         try:

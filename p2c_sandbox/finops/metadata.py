@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from xml.etree import ElementTree as ET
 
-from .entities import ENTITIES, ENUMS, NAMESPACE
+from .entities import ENTITIES, ENUMS, NAMESPACE, Hidden, visible_entities
 
 _EDMX = "http://docs.oasis-open.org/odata/ns/edmx"
 _EDM = "http://docs.oasis-open.org/odata/ns/edm"
@@ -22,7 +22,9 @@ def service_document(base_url: str) -> dict:
 
 
 @cache
-def csdl() -> bytes:
+def csdl(hide: Hidden = ()) -> bytes:
+    """The CSDL of the catalogue less the hidden columns (entities.visible_entities)."""
+    entities = visible_entities(hide)
     ET.register_namespace("edmx", _EDMX)
     root = ET.Element(f"{{{_EDMX}}}Edmx", Version="4.0")
     schema = ET.SubElement(ET.SubElement(root, f"{{{_EDMX}}}DataServices"), "Schema",
@@ -31,7 +33,7 @@ def csdl() -> bytes:
         element = ET.SubElement(schema, "EnumType", Name=enum)
         for value, member in enumerate(members):
             ET.SubElement(element, "Member", Name=member, Value=str(value))
-    for entity in ENTITIES.values():
+    for entity in entities.values():
         element = ET.SubElement(schema, "EntityType", Name=entity.type_name)
         key = ET.SubElement(element, "Key")
         for name in entity.keys:

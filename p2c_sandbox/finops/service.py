@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from . import queries, writes
-from .entities import DEFAULT_COMPANY, ENTITIES
+from .entities import DEFAULT_COMPANY, ENTITIES, Hidden, visible_entities
 from .errors import FinOpsError, bad_query, not_found
 from .metadata import csdl, service_document
 from .schema import create_schema
@@ -75,10 +75,12 @@ class FinOpsService:
 
     def __init__(self, conn: sqlite3.Connection, base_url: str,
                  page_size: Callable[[], int] = lambda: DEFAULT_PAGE_SIZE,
-                 default_company: str = DEFAULT_COMPANY):
+                 default_company: str = DEFAULT_COMPANY,
+                 hidden_columns: Callable[[], Hidden] = tuple):
         self.conn = conn
         self.base_url = base_url
         self.page_size = page_size
+        self.hidden_columns = hidden_columns  # entities.hidden(): fields this tenant lacks
         self.default_company = default_company
         self.lock = threading.RLock()
 
@@ -106,12 +108,13 @@ class FinOpsService:
         path = path.strip("/")
         if path == "":
             return Reply.json(200, service_document(self.base_url))
+        hide = self.hidden_columns()
         if path == "$metadata":
-            return Reply(200, csdl(), {"content-type": "application/xml"})
+            return Reply(200, csdl(hide), {"content-type": "application/xml"})
         match = _RESOURCE.match(path)
         if match is None or match.group(1) not in ENTITIES:
             raise not_found(path.split("(")[0].split("/")[0])
-        entity = ENTITIES[match.group(1)]
+        entity = visible_entities(hide)[match.group(1)]
         key_text, count_segment = match.group(2), match.group(3)
         company = None if cross_company(params) else self.default_company
         if key_text is None:

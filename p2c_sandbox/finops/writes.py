@@ -23,7 +23,8 @@ def _writable(entity: Entity) -> None:
 
 
 def _store(conn: sqlite3.Connection, entity: Entity, row: dict, insert: bool) -> None:
-    columns = [f.name for f in entity.stored_fields]
+    # a field the tenant hides (entities.visible_entities) is not in `row`: its column keeps its value
+    columns = [f.name for f in entity.stored_fields if f.name in row]
     if insert:
         names = ", ".join(f'"{c}"' for c in columns)
         conn.execute(f'INSERT INTO "{entity.table}" ({names}) VALUES '
