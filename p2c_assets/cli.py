@@ -1,4 +1,4 @@
-"""`p2c`: run the Prospect-to-cash job, see its history, retry parked rows, and the one-command demo.
+"""`p2c`: check the setup, run the Prospect-to-cash job, see its history, retry parked rows, the demo.
 
 `p2c run` executes the `prospect_to_cash` job in-process against the configured services (the sandbox
 when nothing is set) and prints what each flow did. With DAGSTER_HOME set the runs are kept and show
@@ -36,6 +36,29 @@ def run(job: str, dry_run: bool, full_resync: bool) -> None:
     """Run a job now and print a summary per flow."""
     ok = run_job(job, dry_run=dry_run, full_resync=full_resync)
     sys.exit(0 if ok else 1)
+
+
+@main.command()
+def check() -> None:
+    """Check both services before a first run: reachable, token, application user, every entity,
+    field, key and navigation property the flows use, and the templates' reference data in every
+    mapped company. One line per check; exit code 0 only when all pass."""
+    from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
+    from p2c_assets.flows.settings import load_settings
+    from p2c_assets.preflight import checks
+
+    try:
+        dataverse, finops = DataverseResource().get_client(), FinOpsResource().get_client()
+    except ValueError as exc:  # a real tenant's URL without its app registration settings
+        click.echo(f"FAIL  settings  {exc}")
+        sys.exit(1)
+    failed = 0
+    with dataverse, finops:
+        for result in checks(load_settings(), dataverse, finops):
+            click.echo(result.line())
+            failed += not result.ok
+    click.echo(f"{failed} check(s) failed" if failed else "all checks passed")
+    sys.exit(1 if failed else 0)
 
 
 @main.command()

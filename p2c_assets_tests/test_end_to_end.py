@@ -77,7 +77,7 @@ def test_contacts_are_routed_by_active_customer_flag(first_run, clients):
     contacts = dv.read("contacts", select=["msdynce_contactnumber", "msdynce_isactivecustomer",
                                            "msdynce_iscompanyanaccount"], filter="statecode eq 0")
     customers = set(fo.read("CustomersV3", cross_company=True, select=["CustomerAccount"])["CustomerAccount"])
-    persons = set(fo.read("ContactPersons", cross_company=True, select=["ContactPersonId"])["ContactPersonId"])
+    persons = set(fo.read("ContactPersonsV2", cross_company=True, select=["ContactPersonId"])["ContactPersonId"])
     active = contacts[contacts["msdynce_isactivecustomer"] == True]  # noqa: E712
     of_account = contacts[(contacts["msdynce_isactivecustomer"] != True) & (contacts["msdynce_iscompanyanaccount"] == True)]  # noqa: E712
     loose = contacts[(contacts["msdynce_isactivecustomer"] != True) & (contacts["msdynce_iscompanyanaccount"] != True)]  # noqa: E712

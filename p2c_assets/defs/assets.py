@@ -18,6 +18,7 @@ from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
 from p2c_assets.engine.extract import extract, extract_changes
 from p2c_assets.engine.sync import sync
 from p2c_assets.flows import TEMPLATES
+from p2c_assets.preflight import schema_problems
 from p2c_assets.schemas import BY_ENTITY_SET
 
 OWNERS = ["team:integration"]
@@ -149,6 +150,9 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
         pool=POOLS[spec.system], ins=inputs, deps=[key(*d) for d in spec.deps],
         description=f"{entity_set} written by: {titles}.",
         check_specs=[
+            dg.AssetCheckSpec("preflight", asset=asset_key, blocking=True,
+                              description="every entity, field, key and navigation property the flows use "
+                                          "exists on the live services (checked before any write)"),
             dg.AssetCheckSpec("valid_rows", asset=asset_key, blocking=True,
                               description=f"mapped rows pass the {entity_set} schema (rejected rows are not sent)"),
             dg.AssetCheckSpec("writes_landed", asset=asset_key, blocking=True,
@@ -161,6 +165,14 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
                      finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
                      **frames: pd.DataFrame):
         settings = flow_settings.get()
+        problems = schema_problems([settings.templates[f] for f in spec.flows], dataverse.get_client(),
+                                   finops.get_client())
+        yield dg.AssetCheckResult(check_name="preflight", passed=not problems, metadata={
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")})
+        if problems:
+            raise dg.Failure(description=f"preflight: {len(problems)} name(s) the flows use are missing on the "
+                                         f"live service; nothing was written. {problems[0]}",
+                             metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems))})
         client = client_for(spec.system, dataverse, finops)
         reports = []
         for flow, source_name in spec.flows.items():
@@ -171,8 +183,8 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
                           dagster_run_id=context.run.run_id)
             context.log.info(f"{flow}: {dict(report.counts)} in {report.duration_s:.1f}s, {report.requests} requests")
             reports.append(report)
-        return dg.MaterializeResult(metadata=report_metadata(reports),
-                                    check_results=target_checks(reports, asset_key, config.max_reject_share))
+        yield dg.MaterializeResult(metadata=report_metadata(reports),
+                                   check_results=target_checks(reports, asset_key, config.max_reject_share))
 
     return target_asset
 

@@ -2,7 +2,8 @@
 
 p2c-spec.md 4.2. A Sales contact with Is Active Customer = Yes (it has quotes, orders or invoices)
 becomes an F&O *customer* of party type Person; a contact with Is Active Customer = No whose company
-is an account becomes an F&O *contact person* of that customer. Other contacts are not synced. The
+is an account becomes an F&O *contact person* (`ContactPersonsV2`) of that customer, linked by the
+customer's party number (`AssociatedPartyNumber`). Other contacts are not synced. The
 contact number (CON-…) is the key on both routes.
 """
 
@@ -52,20 +53,20 @@ CONTACTS = FlowTemplate(
     name="contacts",
     title="Contacts (Sales to Fin and Ops) - Direct",
     source=CONTACT_SOURCE,
-    target=Target(system="fo", entity_set="ContactPersons", key=("dataAreaId", "ContactPersonId")),
+    target=Target(system="fo", entity_set="ContactPersonsV2", key=("dataAreaId", "ContactPersonId")),
     row_filter="msdynce_isactivecustomer != True and msdynce_iscompanyanaccount == True",
     fields={
         "ContactPersonId": "msdynce_contactnumber",
         "ContactPersonPartyNumber": "msdynce_contactnumber",
-        "CustomerAccount": "company_account",
+        # the customer's party: the accounts flow gives each customer its account number as party number
         "AssociatedPartyNumber": "company_account",
         "FirstName": "firstname",
         "LastName": "lastname",
-        "JobTitle": "jobtitle",
-        "PrimaryEmail": "emailaddress1",
-        "PrimaryPhone": "telephone1",
+        "EmploymentJobTitle": "jobtitle",
+        "PrimaryEmailAddress": "emailaddress1",
+        "PrimaryPhoneNumber": "telephone1",
     },
-    value_maps={"PrimaryAddressCountryRegionIsoCode": ValueMap("address1_country", COUNTRY)},
+    value_maps={"PrimaryAddressCountryRegionISOCode": ValueMap("address1_country", COUNTRY)},
     defaults={"IsContactPersonExternallyMaintained": "Yes"},
     company_field="dataAreaId",
     business_unit_column="business_unit",

@@ -20,7 +20,7 @@ PRODUCTS = FlowTemplate(
         system="fo",
         entity_set="SellableReleasedProducts",
         key=("ProductNumber",),
-        select=("dataAreaId", "ProductNumber", "ItemNumber", "ProductName", "ProductDescription",
+        select=("dataAreaId", "ProductNumber", "ProductName", "ProductDescription",
                 "ProductType", "SalesUnitSymbol", "SalesUnitDecimalPrecision", "CurrencyCode",
                 "SalesPrice", "UnitCost"),
         first_company_wins=True,

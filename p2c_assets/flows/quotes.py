@@ -45,7 +45,7 @@ QUOTES = FlowTemplate(
         "RequestedShippingDate": "requestdeliveryby",
         "DeliveryAddressStreet": "shipto_line1",
         "DeliveryAddressCity": "shipto_city",
-        "DeliveryAddressState": "shipto_stateorprovince",
+        "DeliveryAddressStateId": "shipto_stateorprovince",
         "DeliveryAddressZipCode": "shipto_postalcode",
     },
     value_maps={"DeliveryAddressCountryRegionISOCode": ValueMap("shipto_country", COUNTRY)},

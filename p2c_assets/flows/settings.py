@@ -17,6 +17,7 @@ message naming the flow and field:
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ import yaml
 
 from p2c_assets.flows import TEMPLATES
 from p2c_assets.flows.template import FlowTemplate, ValueMap
-from p2c_assets.schemas import BY_ENTITY_SET
+from p2c_assets.schemas import microsoft
 
 DEFAULT_COMPANIES = {"usmf": "USMF Sales", "demf": "DEMF Sales"}
 OVERRIDABLE = {"defaults", "value_maps", "filter", "row_filter"}
@@ -72,14 +73,17 @@ def _override(template: FlowTemplate, changes: dict, where: str) -> FlowTemplate
     unknown = set(changes) - OVERRIDABLE
     if unknown:
         raise TemplateConfigError(f"{where}: cannot override {sorted(unknown)}; allowed: {sorted(OVERRIDABLE)}")
-    schema = BY_ENTITY_SET[template.target.entity_set]
-    known = set(schema.columns) | set(template.target_fields) | set(template.binds)
+    target = template.target
+    known = set(microsoft.columns(target.system, microsoft.table_of(target.entity_set)
+                                  if target.system == "sales" else target.entity_set))
 
     def check_field(target_field: str, what: str) -> None:
         if target_field not in known:
+            close = difflib.get_close_matches(target_field, known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
             raise TemplateConfigError(
-                f"{where}: DIPV1025 {what} field '{target_field}' is not in the schema of "
-                f"{template.target.entity_set}")
+                f"{where}: DIPV1025 {what} field '{target_field}' is not in Microsoft's schema of "
+                f"{target.entity_set}{hint}")
 
     defaults = dict(template.defaults)
     for target_field, value in (changes.get("defaults") or {}).items():

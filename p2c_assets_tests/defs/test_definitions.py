@@ -51,4 +51,4 @@ def test_prospect_to_cash_orders_flows_by_their_dependencies():
     assert "sales/quotes" in by_key["sales/quote_lines"]["deps"]
     assert {"fo/customers", "sales/products", "sales/quotes"} <= set(by_key["fo/quotations"]["deps"])
     assert {"sales/orders", "fo/sales_invoices"} <= set(by_key["sales/invoices"]["deps"])
-    assert by_key["fo/customers"]["checks"] == ["reconciliation", "valid_rows", "writes_landed"]
+    assert by_key["fo/customers"]["checks"] == ["preflight", "reconciliation", "valid_rows", "writes_landed"]

@@ -183,8 +183,9 @@ def test_unknown_product_and_currency_are_rejected_by_name_and_block_only_their_
     customer = fo.read("CustomersV3", select=["CustomerAccount"],
                        filter="IsExternallyMaintained eq Microsoft.Dynamics.DataEntities.NoYes'Yes'").iloc[0, 0]
     known = fo.read("SellableReleasedProducts", select=["ProductNumber"]).iloc[0, 0]
-    fo.upsert_many("ReleasedProductsV2", [{"ItemNumber": "LATE-1", "ProductNumber": "LATE-1", "ProductName": "Late",
-                                            "SalesUnitSymbol": "ea", "SalesPrice": 10}], key=["dataAreaId", "ItemNumber"])
+    requests.post(f"{admin}/products", timeout=10, json={
+        "company": "usmf", "ItemNumber": "LATE-1", "ProductNumber": "LATE-1", "ProductName": "Late",
+        "SalesUnitSymbol": "ea", "SalesPrice": 10}).raise_for_status()
     fo.upsert_many("Currencies", [{"CurrencyCode": "CHF", "Name": "Swiss franc"}], key=["CurrencyCode"])
     orders = []
     for header, lines in (({}, [known, "LATE-1"]), ({"CurrencyCode": "CHF"}, [known])):

@@ -29,7 +29,8 @@ def test_override_changes_default_and_value_map(tmp_path):
 
 @pytest.mark.parametrize("raw, message", [
     ({"flows": {"acounts": {}}}, "unknown flow 'acounts'"),
-    ({"flows": {"accounts": {"defaults": {"CustomerGroup": "10"}}}}, "DIPV1025 default field 'CustomerGroup'"),
+    ({"flows": {"accounts": {"defaults": {"CustomerGroup": "10"}}}},
+     "DIPV1025 default field 'CustomerGroup' is not in Microsoft's schema of CustomersV3; did you mean 'CustomerGroupId'?"),
     ({"flows": {"accounts": {"fields": {}}}}, "cannot override ['fields']"),
     ({"companies": {}}, "DIPV1016"),
     ({"flows": {"contact_customers": {"filter": "statecode eq 0"}}}, "reads the source of flow 'contacts'"),
@@ -67,7 +68,7 @@ def test_contacts_route_to_customers_or_contact_persons():
     assert list(customers["CustomerAccount"]) == ["CON-1"]
     assert customers.iloc[0]["PartyType"] == "Person"
     assert list(persons["ContactPersonId"]) == ["CON-2"]
-    assert persons.iloc[0]["CustomerAccount"] == "ACC-1"
+    assert persons.iloc[0]["AssociatedPartyNumber"] == "ACC-1"
 
 
 def test_the_example_overrides_file_loads_and_applies():
