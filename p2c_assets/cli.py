@@ -52,12 +52,12 @@ def check() -> None:
     except ValueError as exc:  # a real tenant's URL without its app registration settings
         click.echo(f"FAIL  settings  {exc}")
         sys.exit(1)
-    failed = 0
+    failed = done = 0
     with dataverse, finops:
         for result in checks(load_settings(), dataverse, finops):
             click.echo(result.line())
-            failed += not result.ok
-    click.echo(f"{failed} check(s) failed" if failed else "all checks passed")
+            failed, done = failed + (not result.ok), done + 1
+    click.echo(f"{failed} of {done} checks failed" if failed else f"all {done} checks passed")
     sys.exit(1 if failed else 0)
 
 

@@ -41,11 +41,18 @@ class Check:
 
 def schema_problems(templates: Iterable[FlowTemplate], dataverse: DataverseClient,
                     finops: FinOpsClient) -> list[str]:
-    """Every name the flows use that the live services do not have, as messages that say the fix."""
+    """Every name the flows use that the live services do not have, once each, with its uses and fix."""
     touches = [t for template in templates for t in footprint(template)]
     shapes = _shapes(touches, dataverse, finops)
-    problems = [_problem(t, shapes[t.system].get(t.entity_set)) for t in touches]
-    return list(dict.fromkeys(p for p in problems if p))
+    uses: dict[tuple, list[str]] = {}
+    for t in touches:
+        uses.setdefault((t.system, t.entity_set, t.kind, t.name), []).append(f"{t.role} of flow '{t.flow}'")
+    problems = []
+    for (system, entity_set, kind, name), roles in uses.items():
+        problem = _problem(system, entity_set, kind, name, shapes[system].get(entity_set))
+        if problem:
+            problems.append(problem.format(uses="; ".join(dict.fromkeys(roles))))
+    return list(dict.fromkeys(problems))
 
 
 def _shapes(touches: list[Touch], dataverse: DataverseClient, finops: FinOpsClient) -> dict[str, dict]:
@@ -53,34 +60,35 @@ def _shapes(touches: list[Touch], dataverse: DataverseClient, finops: FinOpsClie
     return {"sales": describe(dataverse, wanted["sales"]), "fo": describe(finops, wanted["fo"])}
 
 
-def _problem(touch: Touch, shape: EntityShape | None) -> str | None:
-    service, where = SERVICE[touch.system], f"{touch.role} of flow '{touch.flow}'"
+def _problem(system: str, entity_set: str, kind: str, name: str, shape: EntityShape | None) -> str | None:
+    """A message template (`{uses}` is filled in by the caller), or None when the name exists."""
+    service = SERVICE[system]
     if shape is None:
-        return (f"{service} has no entity set '{touch.entity_set}' ({where}); fix: "
-                + ("install or publish the table" if touch.system == "sales" else
+        return (f"{service} has no entity set '{entity_set}' ({{uses}}); fix: "
+                + ("install or publish the table" if system == "sales" else
                    "enable the data entity (Data management > Data entities) or check the F&O version"))
-    if touch.kind == "field" and touch.name not in shape.fields:
-        close = difflib.get_close_matches(touch.name, shape.fields, n=1)
-        hint = f" (closest existing name: '{close[0]}')" if close else ""
-        fix = ("install the Prospect to cash solution in Sales" if touch.name.startswith("msdynce_")
+    if kind == "field" and name not in shape.fields:
+        fix = ("install the Prospect to cash solution in Sales" if name.startswith("msdynce_")
                else "correct the name in the template or the overrides file, or update the entity")
-        return f"{service} {touch.entity_set} has no field '{touch.name}'{hint} ({where}); fix: {fix}"
-    if touch.kind == "key":
-        columns = tuple(touch.name.split(","))
-        if touch.system == "sales" and not any(set(k) == set(columns) for k in shape.keys):
-            table = touch.entity_set
-            return (f"Dataverse {table} has no alternate key on ({', '.join(columns)}) ({where}); fix: add it "
-                    f"as an integration key (Power Apps > Tables > {table} > Keys), as Data Integrator asks "
-                    f"(DIPV1003)")
-        if touch.system == "fo" and shape.keys and set(shape.keys[0]) != set(columns):
-            return (f"F&O {touch.entity_set} is keyed by ({', '.join(shape.keys[0])}), the flow upserts by "
-                    f"({', '.join(columns)}) ({where}); fix: use the entity's key in the template")
-    if touch.kind == "navigation" and touch.name not in shape.navigation:
-        close = difflib.get_close_matches(touch.name, shape.navigation, n=1)
-        hint = f" (closest existing name: '{close[0]}')" if close else ""
-        return (f"Dataverse {touch.entity_set} has no navigation property '{touch.name}'{hint} for @odata.bind "
-                f"({where}); fix: check the lookup column and its relationship")
+        return f"{service} {entity_set} has no field '{name}'{_closest(name, shape.fields)} ({{uses}}); fix: {fix}"
+    if kind == "key":
+        columns = tuple(name.split(","))
+        if system == "sales" and not any(set(k) == set(columns) for k in shape.keys):
+            return (f"Dataverse {entity_set} has no alternate key on ({', '.join(columns)}) ({{uses}}); fix: add it "
+                    f"as an integration key (Power Apps > Tables > {entity_set} > Keys), as Data Integrator "
+                    f"asks (DIPV1003)")
+        if system == "fo" and shape.keys and set(shape.keys[0]) != set(columns):
+            return (f"F&O {entity_set} is keyed by ({', '.join(shape.keys[0])}), the flow upserts by "
+                    f"({', '.join(columns)}) ({{uses}}); fix: use the entity's key in the template")
+    if kind == "navigation" and name not in shape.navigation:
+        return (f"Dataverse {entity_set} has no navigation property '{name}'{_closest(name, shape.navigation)} "
+                f"for @odata.bind ({{uses}}); fix: check the lookup column and its relationship")
     return None
+
+
+def _closest(name: str, names: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(names), n=1)
+    return f" (closest existing name: '{close[0]}')" if close else ""
 
 
 def checks(settings: Settings, dataverse: DataverseClient, finops: FinOpsClient) -> Iterator[Check]:
@@ -99,8 +107,11 @@ def checks(settings: Settings, dataverse: DataverseClient, finops: FinOpsClient)
     for system, entity_set in touched:
         mine = [p for p in problems if p.startswith(f"{SERVICE[system]} {entity_set} ")
                 or f"entity set '{entity_set}'" in p]
-        yield Check(SERVICE[system], f"schema of {entity_set}", not mine, "; ".join(mine) or
-                    "every field, key and navigation property the flows use exists")
+        for problem in mine:
+            yield Check(SERVICE[system], f"schema of {entity_set}", False, problem)
+        if not mine:
+            yield Check(SERVICE[system], f"schema of {entity_set}", True,
+                        "every field, key and navigation property the flows use exists")
     yield from _reference_data(settings, dataverse, finops)
 
 
