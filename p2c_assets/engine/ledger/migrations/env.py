@@ -6,7 +6,7 @@ revision is written with the same kind of call, from a checkout:
 
     from alembic import command
     from alembic.config import Config
-    config = Config(); config.set_main_option("script_location", "p2c_assets.engine:migrations")
+    config = Config(); config.set_main_option("script_location", "p2c_assets.engine.ledger:migrations")
     command.revision(config, "what changes", rev_id="0002")
 
 then filled in by hand (or with autogenerate against a database at head, passing its connection in
@@ -15,7 +15,7 @@ then filled in by hand (or with autogenerate against a database at head, passing
 
 from alembic import context
 
-from p2c_assets.engine.ledger import VERSION_TABLE, metadata
+from p2c_assets.engine.ledger.tables import VERSION_TABLE, metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

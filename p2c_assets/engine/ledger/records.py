@@ -1,0 +1,229 @@
+"""Records: what every flow last did with every record, and the events of each run.
+
+Why: users of Data Integrator and dual-write suffer whole runs re-pushed because one record failed.
+Remembering each record's content hash, target id, last outcome and attempts makes runs incremental
+(unchanged rows are skipped) and failures retryable one record at a time, parking a record that keeps
+failing instead of retrying it forever.
+
+Records are keyed by (flow, natural key). The natural key is the string the engine builds from the
+target key, so when the same number can exist in several legal entities the key includes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from p2c_assets.engine.ledger.database import Database
+from p2c_assets.engine.ledger.tables import (
+    OUTCOMES,
+    PENDING,
+    RETRIED,
+    RUN_OUTCOMES,
+    WRITTEN,
+    UtcDateTime,
+    now,
+    record_events,
+    records,
+    runs,
+)
+
+# The rows of one record() call, in a temporary table that lives inside its transaction.
+_staged = sa.Table(
+    "p2c_staged",
+    sa.MetaData(),
+    *(
+        sa.Column(name, sa.Text)
+        for name in ("natural_key", "legal_entity", "content_hash", "target_id", "outcome", "error_code", "error_message")
+    ),
+    prefixes=["TEMPORARY"],
+)
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What one run did with one record; the input of `Ledger.record()`."""
+
+    key: str
+    legal_entity: str | None
+    content_hash: str | None
+    outcome: str  # one of OUTCOMES
+    target_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """The ledger's memory of one record, as the engine's diff needs it."""
+
+    legal_entity: str | None
+    content_hash: str | None  # of the last row recorded, whatever its outcome
+    target_id: str | None  # of the last successful write; kept through later failures
+    outcome: str
+    attempts: int  # consecutive failed or blocked outcomes
+    parked: bool  # kept failing past max_attempts: not retried until unparked
+
+
+class Records(Database):
+    """Per-record state and per-run events; `record()` is the one write of a sync."""
+
+    def states(self, flow: str) -> dict[str, RecordState]:
+        query = sa.select(
+            records.c.natural_key,
+            records.c.legal_entity,
+            records.c.content_hash,
+            records.c.target_id,
+            records.c.outcome,
+            records.c.attempts,
+            records.c.parked,
+        ).where(records.c.flow == flow)
+        with self._engine.connect() as conn:
+            return {key: RecordState(*rest) for key, *rest in conn.execute(query)}
+
+    def record(self, run: int, flow: str, outcomes: Iterable[RecordOutcome]) -> dict[str, int]:
+        """Upsert the outcome of many records in one transaction; returns counts per run outcome.
+
+        Failed and blocked outcomes add an attempt and park the record when attempts reach
+        `max_attempts`; any other outcome starts the count again. The target id survives later
+        failures; error code and message are those of the latest outcome (so rejected rows keep
+        their reasons until they pass).
+
+        Set-based, for 100,000 rows in seconds: the rows are loaded into a temporary table (COPY on
+        PostgreSQL), then one INSERT ... SELECT ... ON CONFLICT updates the records and one more
+        writes the run's events.
+        """
+        rows = _checked(flow, outcomes)
+        if not rows:
+            return {}
+        stamp = sa.bindparam("now", now(), type_=UtcDateTime(timezone=True))
+        new, old = _staged.c, records.c
+        retried = new.outcome.in_(RETRIED)
+        columns = [
+            "flow", "natural_key", "legal_entity", "content_hash", "target_id", "outcome", "error_code",
+            "error_message", "attempts", "parked", "first_seen", "last_seen", "last_synced", "last_run",
+        ]
+        first = sa.select(
+            sa.literal(flow, sa.Text),
+            new.natural_key,
+            new.legal_entity,
+            new.content_hash,
+            new.target_id,
+            new.outcome,
+            new.error_code,
+            new.error_message,
+            sa.case((retried, 1), else_=0),
+            retried if self.max_attempts == 1 else sa.false(),
+            stamp,
+            stamp,
+            sa.case((new.outcome.in_(WRITTEN), stamp), else_=None),
+            sa.literal(run, sa.Integer),
+        ).where(sa.true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+        insert = self._dialect.insert(records).from_select(columns, first)
+        again = insert.excluded
+        again_retried = again.outcome.in_(RETRIED)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[old.flow, old.natural_key],
+            set_={
+                "legal_entity": again.legal_entity,
+                "content_hash": again.content_hash,
+                "target_id": sa.func.coalesce(again.target_id, old.target_id),
+                "outcome": again.outcome,
+                "error_code": again.error_code,
+                "error_message": again.error_message,
+                "attempts": sa.case((again_retried, old.attempts + 1), else_=0),
+                "parked": sa.and_(again_retried, old.attempts + 1 >= self.max_attempts),
+                "last_seen": again.last_seen,
+                "last_synced": sa.func.coalesce(again.last_synced, old.last_synced),
+                "last_run": again.last_run,
+            },
+        )
+        # what the run reports: the row's outcome, or `parked` when it parked the row
+        reported = sa.case((sa.and_(retried, old.parked), "parked"), else_=new.outcome)
+        joined = sa.and_(old.flow == flow, old.natural_key == new.natural_key)
+        event_columns = ["run_id", "natural_key", "legal_entity", "outcome", "error_code", "error_message"]
+        event_insert = self._dialect.insert(record_events).from_select(
+            event_columns,
+            sa.select(
+                sa.literal(run, sa.Integer), new.natural_key, new.legal_entity, reported, new.error_code, new.error_message
+            )
+            .join_from(_staged, records, joined)
+            .where(new.outcome != "unchanged"),
+        )
+        events = event_insert.on_conflict_do_update(
+            index_elements=[record_events.c.run_id, record_events.c.natural_key],
+            set_={name: event_insert.excluded[name] for name in event_columns[2:]},
+        )
+        counts = sa.select(reported, sa.func.count()).join_from(_staged, records, joined).group_by(reported)
+        with self._writing() as conn:
+            self._check_run(conn, run, flow)
+            self._stage(conn, rows)
+            conn.execute(upsert)
+            conn.execute(events)
+            result = dict(conn.execute(counts).all())
+            _staged.drop(conn)
+        return {outcome: result[outcome] for outcome in RUN_OUTCOMES if result.get(outcome)}
+
+    def pending(self, flow: str) -> list[str]:
+        """Keys of failed or blocked records the next run retries (parked ones wait for unpark)."""
+        query = (
+            sa.select(records.c.natural_key)
+            .where(records.c.flow == flow, records.c.outcome.in_(PENDING), sa.not_(records.c.parked))
+            .order_by(records.c.natural_key)
+        )
+        with self._engine.connect() as conn:
+            return list(conn.scalars(query))
+
+    def unpark(self, flow: str | None = None) -> int:
+        """Give parked records a fresh set of attempts on the next run; returns how many."""
+        query = records.update().where(records.c.parked).values(parked=False, attempts=0)
+        if flow is not None:
+            query = query.where(records.c.flow == flow)
+        with self._writing() as conn:
+            return conn.execute(query).rowcount
+
+    def _stage(self, conn: sa.Connection, rows: list[RecordOutcome]) -> None:
+        """Load rows into the transaction's temporary staging table, the fastest way each backend has."""
+        _staged.create(conn)
+        values = [
+            (row.key, row.legal_entity, row.content_hash, row.target_id, row.outcome, row.error_code, row.error_message)
+            for row in rows
+        ]
+        if self._dialect is postgresql:  # COPY is some twenty times faster than INSERT here
+            with conn.connection.driver_connection.cursor() as cursor:
+                with cursor.copy(f"COPY {_staged.name} FROM STDIN") as copy:
+                    for value in values:
+                        copy.write_row(value)
+            conn.exec_driver_sql(f"ANALYZE {_staged.name}")  # temporary tables get no statistics otherwise
+        else:
+            conn.exec_driver_sql(f"INSERT INTO {_staged.name} VALUES ({', '.join('?' * len(_staged.c))})", values)
+
+    @staticmethod
+    def _check_run(conn: sa.Connection, run: int, flow: str) -> None:
+        row = conn.execute(sa.select(runs.c.flow, runs.c.dry_run).where(runs.c.id == run)).one_or_none()
+        if row is None:
+            raise ValueError(f"run {run} does not exist")
+        if row.flow != flow:
+            raise ValueError(f"run {run} belongs to flow {row.flow!r}, not {flow!r}")
+        if row.dry_run:
+            raise ValueError(f"run {run} of flow {flow!r} is a dry run: it must not change the ledger")
+
+
+def _checked(flow: str, outcomes: Iterable[RecordOutcome]) -> list[RecordOutcome]:
+    rows = list(outcomes)
+    seen: set[str] = set()
+    for index, row in enumerate(rows):
+        if not isinstance(row.key, str) or not row.key:
+            raise ValueError(f"flow {flow!r} record #{index}: field 'key' must be a non-empty string, got {row.key!r}")
+        if row.outcome not in OUTCOMES:
+            raise ValueError(
+                f"flow {flow!r} record {row.key!r}: field 'outcome' is {row.outcome!r}, "
+                f"expected one of {', '.join(OUTCOMES)}"
+            )
+        if row.key in seen:
+            raise ValueError(f"flow {flow!r} record {row.key!r}: given twice in one record() call")
+        seen.add(row.key)
+    return rows
