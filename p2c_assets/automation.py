@@ -1,19 +1,28 @@
-"""Jobs, the schedule and the failure sensor.
+"""Jobs, the schedule and the alert sensor.
 
 `prospect_to_cash` materializes the whole graph in dependency order; one job per flow lets an
-engineer re-run only quotes, say. The schedule runs every 15 minutes (`P2C_SCHEDULE_CRON`) and is on
-by default (`P2C_SCHEDULE_OFF=1` turns the default off). Failed runs are logged and, when
-`P2C_ALERT_WEBHOOK` is set, posted there as JSON (Teams/Slack incoming webhooks accept it).
+engineer re-run only quotes, say. The schedule runs every 15 minutes (`P2C_SCHEDULE_CRON`) and, as
+Dagster's own schedules, starts stopped: turn it on in the UI (Automation) or with `P2C_SCHEDULE_ON=1`.
+
+The sensor `p2c_alerts` reads every finished run and alerts when something new went wrong: a step
+failed that did not fail in the previous run, a check started failing, or the rejected, failed and
+parked rows of an asset rose. A row that stays parked is alerted once, not every 15 minutes. The
+alert is logged and, when `P2C_ALERT_WEBHOOK` is set, posted there as JSON with a `text` field
+(Teams/Slack incoming webhooks show it), naming flows, assets, checks, the first problem records and
+the run's page in the UI (`P2C_UI_URL`, default http://127.0.0.1:3000).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass, field
 
 import dagster as dg
 import requests
 
 from p2c_assets.defs.assets import RETRY_PARKED_TAG, SOURCES, TARGETS, key
+from p2c_assets.run_report import RunReport, flows_of
 
 FLOW_ASSETS = {
     "accounts": ["sales/accounts", "sales/contacts", "fo/customers", "fo/contacts"],
@@ -36,21 +45,130 @@ retry_failed = dg.define_asset_job(
     description="Every flow, with parked rows (failed too often) given new attempts. Failed and blocked "
                 "rows below the attempt limit are retried by any run.")
 
+
 schedule = dg.ScheduleDefinition(
     name="prospect_to_cash_schedule", job=prospect_to_cash,
     cron_schedule=os.environ.get("P2C_SCHEDULE_CRON", "*/15 * * * *"),
-    default_status=(dg.DefaultScheduleStatus.STOPPED if os.environ.get("P2C_SCHEDULE_OFF")
-                    else dg.DefaultScheduleStatus.RUNNING),
+    description="Every flow, every 15 minutes (P2C_SCHEDULE_CRON). Stopped until someone turns it on, here "
+                "or with P2C_SCHEDULE_ON=1: nothing writes to a tenant before `p2c check` and `p2c preview` "
+                "have been looked at.",
+    default_status=(dg.DefaultScheduleStatus.RUNNING
+                    if os.environ.get("P2C_SCHEDULE_ON", "").lower() in ("1", "true", "yes", "on")
+                    else dg.DefaultScheduleStatus.STOPPED),
 )
 
+ALERT_RECORDS = 5  # problem records quoted per failed check
 
-@dg.run_failure_sensor(name="p2c_run_failures", default_status=dg.DefaultSensorStatus.RUNNING)
-def run_failures(context: dg.RunFailureSensorContext) -> None:
-    """Logs every failed run; posts it to P2C_ALERT_WEBHOOK when set."""
-    message = f"p2c run {context.dagster_run.run_id} ({context.dagster_run.job_name}) failed: " \
-              f"{context.failure_event.message}"
-    context.log.error(message)
+
+@dataclass
+class AlertState:
+    """The sensor's cursor: where it stopped reading, and per asset what was wrong at its last run."""
+
+    after: int | None = None  # storage id of the last run-finished event read; None before the first tick
+    problem_rows: dict[str, int] = field(default_factory=dict)  # asset -> rejected + failed + parked rows
+    failing: dict[str, list[str]] = field(default_factory=dict)  # asset -> failed steps and ERROR checks
+
+    @classmethod
+    def load(cls, cursor: str | None) -> AlertState:
+        return cls(**json.loads(cursor)) if cursor else cls()
+
+    def dump(self) -> str:
+        return json.dumps({"after": self.after, "problem_rows": self.problem_rows, "failing": self.failing})
+
+    def news(self, report: RunReport) -> list[tuple[str, str]]:
+        """(asset, what) that is wrong in this run and was not in the previous run of the same asset;
+        this run then becomes the previous one."""
+        news = []
+        for asset, rows in report.problem_rows().items():
+            before = self.problem_rows.get(asset, 0)
+            if rows > before:
+                news.append((asset, f"problem rows (rejected, failed, parked) rose from {before} to {rows}"))
+            self.problem_rows[asset] = rows
+        failing: dict[str, list[str]] = {}
+        for label, cause in report.failures.items():
+            asset, _, check_step = label.partition(" ")
+            failing.setdefault(asset, []).append(f"{check_step or 'step'} failed ({cause.kind})")
+        for check in report.errors:
+            failing.setdefault(check.asset, []).append(f"check {check.check} failed")
+        for asset in dict.fromkeys([*report.planned, *failing]):
+            now = failing.get(asset, [])
+            news += [(asset, what) for what in now if what not in self.failing.get(asset, [])]
+            self.failing[asset] = now
+        return news
+
+
+def alert_body(report: RunReport, news: list[tuple[str, str]], ui_url: str) -> dict:
+    """The webhook's JSON: the facts as fields, and `text` for a human (what chat webhooks display)."""
+    assets = list(dict.fromkeys([*(asset for asset, _ in news), *report.assets_in_trouble()]))
+    new = [f"{asset}: {what}" for asset, what in news]
+    flows = flows_of(assets)
+    run_url = f"{ui_url.rstrip('/')}/runs/{report.run_id}"
+    checks = [{"asset": c.asset, "check": c.check, "severity": c.severity, "description": c.description,
+               "counts": c.counts, "records": c.problem_lines(ALERT_RECORDS)} for c in report.checks]
+    failures = [{"step": label, "cause": cause.line()} for label, cause in report.failures.items()]
+    skipped = [{"asset": a, "reason": r} for a, r in report.skipped.items()]
+    verdict = "failed" if report.exit_code else "finished with new problem rows"
+    text = [f"p2c run {verdict}: flow(s) {', '.join(flows)}; asset(s) {', '.join(assets)}", "",
+            "New since the previous run:", *(f"- {n}" for n in new)]
+    text += [f"{f['step']} failed: {f['cause']}" for f in failures]
+    for c in report.checks:
+        counts = ", ".join(f"{k} {v}" for k, v in c.counts.items())
+        text.append(c.line() + (f" [{counts}]" if counts else ""))
+        text += [f"    {line}" for line in c.problem_lines(ALERT_RECORDS)]
+    text += [f"{s['asset']} skipped: {s['reason']}" for s in skipped]
+    text.append(f"Run: {run_url}")
+    return {"text": "\n".join(text), "status": report.status, "run_id": report.run_id, "run_url": run_url,
+            "flows": flows, "assets": assets, "new": new, "checks": checks, "failures": failures,
+            "skipped": skipped}
+
+
+@dg.sensor(name="p2c_alerts", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Alerts when a finished run has something new wrong: a failed step, a failing check, "
+                       "more rejected/failed/parked rows than the previous run. Logged, and posted to "
+                       "P2C_ALERT_WEBHOOK when set, with the problem records and the run's URL (P2C_UI_URL).")
+def run_alerts(context: dg.SensorEvaluationContext):
+    state = AlertState.load(context.cursor)
+    if state.after is None:  # first tick: alert on what finishes from now on, not on the whole history
+        state.after = max((sid for sid, _ in _finished_runs(context.instance, None, latest=True)), default=0)
+        context.update_cursor(state.dump())
+        return dg.SkipReason("started: watching runs that finish from now on")
+    finished = _finished_runs(context.instance, state.after)
+    for storage_id, run_id in finished:
+        report = RunReport.read(context.instance, run_id)
+        news = state.news(report)
+        if news:
+            _send(context, alert_body(report, news, os.environ.get("P2C_UI_URL", "http://127.0.0.1:3000")))
+        state.after = storage_id
+    context.update_cursor(state.dump())
+    return None if finished else dg.SkipReason("no run finished")
+
+
+def _finished_runs(instance: dg.DagsterInstance, after: int | None, latest: bool = False) -> list[tuple[int, str]]:
+    """(storage id, run id) of run-finished events after `after`, oldest first; a page at a time, never
+    skipping one event type's records beyond the other's page. `latest`: only the newest of each type."""
+    records, bound = [], None
+    for kind in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
+        page = instance.fetch_run_status_changes(
+            dg.RunStatusChangeRecordsFilter(event_type=kind, after_storage_id=after),
+            limit=1 if latest else 100, ascending=not latest)
+        records += page.records
+        if page.has_more and not latest:
+            last = page.records[-1].storage_id
+            bound = last if bound is None else min(bound, last)
+    return sorted((r.storage_id, r.run_id) for r in records if bound is None or r.storage_id <= bound)
+
+
+def _send(context: dg.SensorEvaluationContext, body: dict) -> None:
+    """Logs the alert and posts it. A failed post fails the tick, so the cursor stays and the next tick
+    sends it again. A client secret never leaves: the messages come from the connectors, which do not
+    carry it, and it is masked here in case a service echoed it."""
+    payload = json.dumps(body)
+    secret = os.environ.get("AZURE_CLIENT_SECRET")
+    if secret:
+        payload = payload.replace(json.dumps(secret)[1:-1], "***")
+    context.log.warning(json.loads(payload)["text"])
     webhook = os.environ.get("P2C_ALERT_WEBHOOK")
     if webhook:
-        requests.post(webhook, json={"text": message, "run_id": context.dagster_run.run_id,
-                                     "job": context.dagster_run.job_name}, timeout=10).raise_for_status()
+        response = requests.post(webhook, data=payload, headers={"Content-Type": "application/json"}, timeout=10)
+        if not response.ok:
+            raise RuntimeError(f"the alert webhook (P2C_ALERT_WEBHOOK) answered HTTP {response.status_code}")

@@ -1,7 +1,8 @@
-"""`p2c`: check the setup, run the Prospect-to-cash job, see its history, retry parked rows, the demo.
+"""`p2c`: check the setup, preview or run the Prospect-to-cash job, see its history, retry parked rows, the demo.
 
 `p2c run` executes the `prospect_to_cash` job in-process against the configured services (the sandbox
-when nothing is set) and prints what each flow did. With DAGSTER_HOME set the runs are kept and show
+when nothing is set) and prints what each flow did; `p2c preview` computes what it would write without
+writing anything or recording a run. With DAGSTER_HOME set the runs are kept and show
 in `dagster dev`. `p2c demo` starts the bundled sandbox, seeds it, runs the job, lets the simulated
 business users work, runs it again and prints both summaries.
 """
@@ -30,12 +31,55 @@ def main() -> None:
 
 @main.command()
 @click.option("--job", default="prospect_to_cash", show_default=True, help="Job to run (e.g. quotes_flow).")
-@click.option("--dry-run", is_flag=True, help="Compute what would be written; write nothing.")
 @click.option("--full-resync", is_flag=True, help="Write every valid row, even unchanged ones.")
-def run(job: str, dry_run: bool, full_resync: bool) -> None:
-    """Run a job now and print a summary per flow."""
-    ok = run_job(job, dry_run=dry_run, full_resync=full_resync)
-    sys.exit(0 if ok else 1)
+@click.option("--verbose", is_flag=True, help="Also print Dagster's own log (with the stack trace of a failed step).")
+def run(job: str, full_resync: bool, verbose: bool) -> None:
+    """Run a job now and print a summary per asset.
+
+    Exit code 0: synced, possibly with warnings (printed); 1: something failed to sync (a failed step or
+    a failed check of severity ERROR); 2: a configuration or connection error (bad overrides file,
+    service unreachable, credentials refused).
+    """
+    sys.exit(run_job(job, full_resync=full_resync, verbose=verbose))
+
+
+@main.command()
+@click.option("--flow", default=None, help="Only this flow (names as in `p2c history`).")
+@click.option("--job", default=None, help="The flows of this job, e.g. quotes_flow (default: every flow).")
+def preview(flow: str | None, job: str | None) -> None:
+    """Show what a run would write: per flow the rows it would create, update, leave unchanged or
+    reject, and the field changes. Writes nothing, records no Dagster run, fires no alert. Exit code
+    0, or 1/2 as `p2c run` when a service refuses a read or cannot be reached."""
+    from p2c_assets.connectors import ConnectorError, ServiceError
+    from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
+    from p2c_assets.engine.ledger import Ledger
+    from p2c_assets.flows.settings import load_settings
+    from p2c_assets.preview import flows_of_job, preview as preview_flows, preview_text
+
+    if flow and job:
+        raise click.UsageError("give --flow or --job, not both")
+    problem = _setup_problem()
+    if problem:
+        click.echo(f"configuration error: {problem}")
+        sys.exit(2)
+    settings = load_settings()
+    if flow and flow not in settings.templates:
+        raise click.BadParameter(f"unknown flow; flows are {', '.join(settings.templates)}", param_hint="--flow")
+    if flow:
+        flows = [flow]
+    else:
+        from p2c_assets.definitions import defs
+
+        flows = flows_of_job(set(defs.resolve_job_def(job or "prospect_to_cash").graph.node_names()))
+    ledger = Ledger.from_env()
+    ledger.upgrade()
+    try:
+        with DataverseResource().get_client() as dataverse, FinOpsResource().get_client() as finops:
+            reports = preview_flows(flows, settings=settings, dataverse=dataverse, finops=finops, ledger=ledger)
+    except ConnectorError as exc:
+        click.echo(f"preview failed: {type(exc).__name__}: {exc}")
+        sys.exit(1 if isinstance(exc, ServiceError) else 2)
+    click.echo(preview_text(reports))
 
 
 @main.command()
@@ -114,7 +158,7 @@ def demo(data: str, scale: int) -> None:
         server.wait(timeout=30)
     click.echo(f"\nRun history is in {os.environ['DAGSTER_HOME']}. Open the UI with `make ui` "
                "(sandbox + dagster dev on http://127.0.0.1:3000).")
-    sys.exit(0 if first and second else 1)
+    sys.exit(max(first, second))
 
 
 def _wait_healthy(timeout_s: float = 30) -> None:
@@ -130,16 +174,43 @@ def _wait_healthy(timeout_s: float = 30) -> None:
     raise click.ClickException("the sandbox did not start; is another process using ports 8801/8802?")
 
 
-def run_job(job: str, *, dry_run: bool = False, full_resync: bool = False) -> bool:
-    """Execute a job in-process on the Dagster instance (DAGSTER_HOME) and print its summary."""
+def run_job(job: str, *, full_resync: bool = False, verbose: bool = False) -> int:
+    """Execute a job in-process on the Dagster instance (DAGSTER_HOME) and print its summary; returns
+    the exit code (see `p2c run`)."""
+    problem = _setup_problem()
+    if problem:
+        click.echo(f"configuration error: {problem}")
+        return 2
     import dagster as dg
 
-    from p2c_assets.execution import execute, failed_checks, summary
+    from p2c_assets.engine.ledger import Ledger
+    from p2c_assets.execution import execute, summary
+    from p2c_assets.run_report import RunReport
 
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    result = execute(job, instance=instance, dry_run=dry_run, full_resync=full_resync)
-    click.echo(summary(result))
-    return result.success and not failed_checks(result)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    # a failed step's stack trace stays in the run's log (the UI) unless asked for: the summary names the cause
+    result = execute(job, instance=instance, full_resync=full_resync, log_level="DEBUG" if verbose else "CRITICAL")
+    report = RunReport.read(instance, result.run_id)
+    ledger = Ledger.from_env()
+    ledger.upgrade()
+    runs = {r.id: r.flow for r in ledger.history(limit=100) if r.dagster_run_id == result.run_id}
+    click.echo(summary(report, runs))
+    return report.exit_code
+
+
+def _setup_problem() -> str | None:
+    """A wrong overrides file, or a tenant's URL without its app registration settings: found before
+    a run starts, since no step could succeed."""
+    from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
+    from p2c_assets.flows.settings import load_settings
+
+    try:
+        load_settings()
+        DataverseResource().get_client().close()
+        FinOpsResource().get_client().close()
+    except ValueError as exc:  # TemplateConfigError included
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from p2c_assets.automation import flow_jobs, prospect_to_cash, retry_failed, run_failures, schedule
+from p2c_assets.automation import flow_jobs, prospect_to_cash, retry_failed, run_alerts, schedule
 from p2c_assets.defs.assets import SOURCE_ASSETS, TARGET_ASSETS
 from p2c_assets.defs.checks import CHECKS
 from p2c_assets.defs.resources import build_resources
@@ -17,7 +17,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         asset_checks=CHECKS,
         jobs=[prospect_to_cash, retry_failed, *flow_jobs],
         schedules=[schedule],
-        sensors=[run_failures],
+        sensors=[run_alerts],
         resources=resources or build_resources(),
         # steps mostly wait on the two services, and the connectors parallelise their own requests:
         # one process per run starts in seconds where a process per step costs minutes on a small host

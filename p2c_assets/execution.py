@@ -5,16 +5,14 @@ from __future__ import annotations
 import dagster as dg
 
 from p2c_assets.defs.assets import SOURCES, TARGETS
-
-COLUMNS = ("rows_extracted", "rows_created", "rows_updated", "rows_unchanged", "rows_rejected",
-           "rows_failed", "rows_blocked", "http_requests")
+from p2c_assets.run_report import RunReport
 
 
 def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
             instance: dg.DagsterInstance | None = None, log_level: str = "WARNING",
             **config) -> dg.ExecuteInProcessResult:
-    """`config` (dry_run, full_resync, max_reject_share) goes to every target asset the job selects;
-    `full_resync` also makes the source assets read everything again."""
+    """`config` (full_resync, max_reject_share) goes to every target asset the job
+    selects; `full_resync` also makes the source assets read everything again."""
     from p2c_assets.definitions import build_definitions
 
     job_def = build_definitions(resources).resolve_job_def(job)
@@ -45,15 +43,31 @@ def failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
             for e in result.get_asset_check_evaluations() if not e.passed]
 
 
-def summary(result: dg.ExecuteInProcessResult) -> str:
-    header = f"{'asset':<22}" + "".join(f"{c.removeprefix('rows_').removeprefix('http_'):>10}" for c in COLUMNS)
-    lines = [header]
-    for asset, meta in target_metadata(result).items():
-        lines.append(f"{asset:<22}" + "".join(f"{meta[c]:>10}" for c in COLUMNS))
-    lines += [f"check failed: {c}" for c in failed_checks(result)]
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            lines.append(f"step failed: {event.step_key}: {event.event_specific_data.error.message.strip()[:500]}")
-    green = result.success and not failed_checks(result)
-    lines.append(f"{result.job_def.name}: {'success' if green else 'needs attention'} (run {result.run_id})")
+def summary(report: RunReport, ledger_runs: dict[int, str], records_per_check: int = 3) -> str:
+    """What `p2c run` prints: one row per target asset (counts) and per asset that failed or did not
+    run (the cause or the reason), the warnings and errors with their first problem records, and the
+    ledger runs to look up with `p2c history --run N` (`ledger_runs`: ledger run -> flow)."""
+    targets = {a: m for a, m in report.materialized.items() if "rows_created" in m}
+    columns = list(dict.fromkeys(c for m in targets.values() for c in [*m, "http_requests"]
+                                 if c.startswith(("rows_", "http_requests"))))
+    width = max([22, *(len(a) + 2 for a in report.planned)])
+    lines = [f"{'asset':<{width}}" + "".join(f"{c.removeprefix('rows_').removeprefix('http_'):>13}"
+                                            for c in columns)]
+    for asset in report.planned:
+        if asset in targets:
+            lines.append(f"{asset:<{width}}" + "".join(f"{targets[asset].get(c, ''):>13}" for c in columns))
+        elif asset in report.failures:
+            lines.append(f"{asset:<{width}}failed: {report.failures[asset].line()}")
+        elif asset in report.skipped:
+            lines.append(f"{asset:<{width}}skipped: {report.skipped[asset]}")
+    for label, cause in report.failures.items():
+        if label not in report.planned:  # a separate check step (reconciliation ...)
+            lines.append(f"{label:<{width}}failed: {cause.line()}")
+    for check in report.checks:
+        lines.append(f"{'error' if check.severity == 'ERROR' else 'warning'}: {check.line()}")
+        lines += [f"  {line}" for line in check.problem_lines(records_per_check)]
+    if ledger_runs:
+        runs = ", ".join(f"{run} ({flow})" for run, flow in sorted(ledger_runs.items()))
+        lines.append(f"ledger runs: {runs}; record by record: p2c history --run {min(ledger_runs)}")
+    lines.append(f"{report.job}: {report.status} (run {report.run_id}, exit code {report.exit_code})")
     return "\n".join(lines)

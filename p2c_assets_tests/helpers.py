@@ -1,7 +1,13 @@
-"""Test helpers: the project's resources pointed at a test sandbox and a temporary ledger."""
+"""Test helpers: the project's resources pointed at a test sandbox and a temporary ledger; an alert
+webhook receiver and one tick of the alert sensor."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import dagster as dg
 
+from p2c_assets.automation import run_alerts
 from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
 from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
 from p2c_assets.execution import execute
@@ -20,3 +26,32 @@ def sandbox_resources(sandbox, state_db) -> dict:
 
 def run_prospect_to_cash(resources: dict, job: str = "prospect_to_cash", **config) -> dg.ExecuteInProcessResult:
     return execute(job, resources=resources, **config)
+
+
+class Webhook:
+    """A real HTTP server on loopback that keeps the JSON bodies posted to it (the alert webhook)."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def alert_tick(instance: dg.DagsterInstance, cursor: str | None) -> str:
+    """One evaluation of the alert sensor, as the daemon makes it; returns the new cursor."""
+    return run_alerts.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor)).cursor

@@ -1,19 +1,20 @@
 """The schedule, the failure sensor (with its webhook) and the `p2c` command line."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import os
+import subprocess
+import sys
 
 import dagster as dg
+import pytest
 from click.testing import CliRunner
 
-from p2c_assets.automation import run_failures
 from p2c_assets.cli import main
 from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
 from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
 from p2c_assets.definitions import defs
 from p2c_assets.engine.ledger import Ledger, RecordOutcome
 from p2c_assets.execution import execute
+from p2c_assets_tests.helpers import Webhook, alert_tick
 
 
 def test_schedule_requests_prospect_to_cash_every_quarter_hour():
@@ -22,40 +23,50 @@ def test_schedule_requests_prospect_to_cash_every_quarter_hour():
     [request] = schedule.evaluate_tick(context).run_requests
     assert schedule.job_name == "prospect_to_cash" and schedule.cron_schedule == "*/15 * * * *"
     assert request.run_config == {}
+    assert "P2C_SCHEDULE_ON" in schedule.description
 
 
-class Webhook(BaseHTTPRequestHandler):
-    received: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        Webhook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
+@pytest.mark.parametrize("setting, status", [(None, "STOPPED"), ("1", "RUNNING")])
+def test_schedule_is_off_until_turned_on(setting, status):
+    """As Dagster ships schedules: a fresh deployment writes nothing until someone turns it on."""
+    env = {k: v for k, v in os.environ.items() if k != "P2C_SCHEDULE_ON"} | ({"P2C_SCHEDULE_ON": setting} if setting else {})
+    shown = subprocess.run([sys.executable, "-c", "from p2c_assets.definitions import defs; "
+                            "print(defs.resolve_schedule_def('prospect_to_cash_schedule').default_status.value)"],
+                           env=env, capture_output=True, text=True, check=True).stdout.split()[-1]
+    assert shown == status
 
 
-def test_failed_run_is_posted_to_the_alert_webhook(tmp_path, monkeypatch):
-    server = HTTPServer(("127.0.0.1", 0), Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("P2C_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
+def test_a_failed_run_alerts_once_with_flow_asset_cause_and_run_page(tmp_path, monkeypatch):
+    webhook = Webhook()
+    monkeypatch.setenv("P2C_ALERT_WEBHOOK", webhook.url)
+    monkeypatch.setenv("P2C_UI_URL", "http://dagster.example:3000/")
     dead = "http://127.0.0.1:9"  # nothing listens there: the run fails
-    with dg.instance_for_test() as instance:
-        result = execute("products_flow", instance=instance, resources={
-            "dataverse": DataverseResource(url=dead), "finops": FinOpsResource(url=dead),
-            "ledger": LedgerResource(state_url=f"sqlite:///{tmp_path}/state.db"),
-            "flow_settings": FlowSettingsResource()})
-        assert not result.success
-        failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
-        context = dg.build_run_status_sensor_context(
-            sensor_name="p2c_run_failures", dagster_event=failure, dagster_instance=instance,
-            dagster_run=instance.get_run_by_id(result.run_id)).for_run_failure()
-        run_failures(context)
-    server.shutdown()
-    [posted] = Webhook.received
-    assert posted["run_id"] == result.run_id and posted["job"] == "products_flow"
-    assert "fo__released_products" in posted["text"]  # the failing step, from the run's failure event
+    resources = {"dataverse": DataverseResource(url=dead), "finops": FinOpsResource(url=dead),
+                 "ledger": LedgerResource(state_url=f"sqlite:///{tmp_path}/state.db"),
+                 "flow_settings": FlowSettingsResource()}
+    try:
+        with dg.instance_for_test() as instance:
+            cursor = alert_tick(instance, None)  # the sensor starts watching
+            result = execute("products_flow", instance=instance, resources=resources)
+            cursor = alert_tick(instance, cursor)
+            assert not result.success and len(webhook.received) == 1
+            again = execute("products_flow", instance=instance, resources=resources)
+            alert_tick(instance, cursor)
+            assert not again.success and len(webhook.received) == 1  # the same outage: no second alert
+    finally:
+        webhook.close()
+    [posted] = webhook.received
+    assert posted["flows"] == ["products"]
+    assert posted["assets"][:2] == ["fo/released_products", "sales/products"]
+    assert posted["run_url"] == f"http://dagster.example:3000/runs/{result.run_id}"
+    [failure] = posted["failures"]
+    assert failure["step"] == "fo/released_products" and "SellableReleasedProducts" in failure["cause"]
+    assert posted["skipped"] == [{"asset": "sales/products", "reason": "upstream fo/released_products failed"}]
+    text = posted["text"]
+    assert text.splitlines()[0] == "p2c run failed: flow(s) products; asset(s) fo/released_products, sales/products"
+    assert f"fo/released_products failed: {failure['cause']}" in text and posted["run_url"] in text
+    for internal in ("products_flow", "__ASSET_JOB", "Error occurred while executing", "fo__released_products"):
+        assert internal not in text
 
 
 def test_history_command_lists_runs_and_a_runs_errors(tmp_path, monkeypatch):

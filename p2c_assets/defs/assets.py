@@ -87,7 +87,6 @@ class ExtractConfig(dg.Config):
 class SyncConfig(dg.Config):
     """Run config of a target asset."""
 
-    dry_run: bool = False  # compute what would be written; write nothing anywhere
     full_resync: bool = False  # write every valid row, even unchanged ones
     max_reject_share: float = 0.05  # rejected share above which the check is an error and blocks downstream
 
@@ -176,10 +175,10 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
         client = client_for(spec.system, dataverse, finops)
         reports = []
         for flow, source_name in spec.flows.items():
-            if context.run.tags.get(RETRY_PARKED_TAG) == "true" and not config.dry_run:
+            if context.run.tags.get(RETRY_PARKED_TAG) == "true":
                 context.log.info(f"{flow}: {ledger.get().unpark(flow)} parked rows unparked")
             report = sync(settings.templates[flow], frames[source_name], client=client, ledger=ledger.get(),
-                          companies=settings.companies, dry_run=config.dry_run, full=config.full_resync,
+                          companies=settings.companies, full=config.full_resync,
                           dagster_run_id=context.run.run_id)
             context.log.info(f"{flow}: {dict(report.counts)} in {report.duration_s:.1f}s, {report.requests} requests")
             reports.append(report)

@@ -1,4 +1,4 @@
-"""The sync engine against a seeded sandbox: bad rows, retries, incremental writes, dry runs, crashes.
+"""The sync engine against a seeded sandbox: bad rows, retries, incremental writes, previews, crashes.
 
 One seeded company per module; each test changes its own records through the services' APIs and runs
 one flow's job, as an engineer would from the UI.
@@ -9,13 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 
+import pandas as pd
 import pytest
 import requests
 
 from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.execution import failed_checks, materialization_metadata, target_metadata
+from p2c_assets.flows.settings import load_settings
+from p2c_assets.preview import preview
 from p2c_assets_tests.conftest import running_sandbox
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
 
@@ -131,23 +135,26 @@ def test_a_row_the_target_refuses_is_retried_each_run_and_lands_once_fixed(dv, f
     assert customers(fo, [pound]) == [pound]  # once, not duplicated
 
 
-def test_dry_run_writes_nothing_and_predicts_the_next_run(dv, fo, resources, state_db):
+def test_preview_writes_nothing_and_predicts_the_next_run(dv, fo, resources, state_db):
     changed = new_accounts(dv, "SEEN", 3)
     run_prospect_to_cash(resources, job="accounts_flow")
     fresh = new_accounts(dv, "DRY", 2)
     dv.upsert_many("accounts", [{"accountnumber": n, "websiteurl": "https://example.com/dry"} for n in changed],
                    key=["accountnumber"])
     runs_before = len(Ledger(f"sqlite:///{state_db}").history("accounts", limit=1000))
-    dry = target_metadata(run_prospect_to_cash(resources, job="accounts_flow", dry_run=True))["fo/customers"]
-    assert (dry["rows_created"], dry["rows_updated"]) == (2, 3)
-    diff = {(r.data["key"], r.data["field"], r.data["source"]) for r in dry["dry_run_field_diff"].records}
+    reports = [report for asset, report in preview(
+        ["accounts", "contact_customers"], settings=load_settings(), dataverse=resources["dataverse"].get_client(),
+        finops=resources["finops"].get_client(), ledger=resources["ledger"].get()) if asset == "fo/customers"]
+    dry = sum((r.counts for r in reports), Counter())
+    assert (dry["created"], dry["updated"]) == (2, 3)
+    diff = {(r.key, r.field, r.source) for r in pd.concat([r.field_diff for r in reports]).itertuples()}
     assert diff == {*((f"usmf|{n}", "PrimaryContactURL", "https://example.com/dry") for n in changed),
                     *((f"usmf|{n}", "(record)", "present") for n in fresh)}
     assert customers(fo, fresh) == []
     assert len(Ledger(f"sqlite:///{state_db}").history("accounts", limit=1000)) == runs_before
     real = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
     for outcome in ("created", "updated", "unchanged", "rejected", "failed"):
-        assert real[f"rows_{outcome}"] == dry[f"rows_{outcome}"], outcome
+        assert real[f"rows_{outcome}"] == dry[outcome], outcome
 
 
 def test_a_run_killed_while_writing_loses_and_duplicates_nothing(dv, fo, resources, company, state_db, tmp_path):
