@@ -35,7 +35,7 @@ def test_definitions_load_with_jobs_schedule_and_sensor():
                 "orders_flow", "invoices_flow"):
         assert defs.resolve_job_def(job)
     assert defs.resolve_schedule_def("prospect_to_cash_schedule").cron_schedule == "*/15 * * * *"
-    assert defs.resolve_sensor_def("p2c_run_failures")
+    assert defs.resolve_sensor_def("p2c_alerts")
 
 
 def test_asset_graph_matches_snapshot():
