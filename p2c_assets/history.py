@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from p2c_assets.engine.ledger import RUN_OUTCOMES, Ledger, RecordEvent, RunSummary
+from p2c_assets.engine.ledger import RUN_OUTCOMES, WRITTEN, Ledger, RecordEvent, RunSummary
 
 
 def history_text(ledger: Ledger, flow: str | None = None, run: int | None = None, limit: int = 20) -> str:
@@ -30,7 +30,7 @@ def history_table(runs: list[RunSummary]) -> str:
                 "flow": run.flow,
                 "started": _time(run.started_at),
                 "seconds": _seconds(run),
-                "status": run.status,
+                "status": _status(run),
                 "dry run": "yes" if run.dry_run else "",
                 **run.counts,
                 "requests": run.requests,
@@ -43,23 +43,30 @@ def history_table(runs: list[RunSummary]) -> str:
 
 
 def run_errors_table(run: RunSummary, errors: list[RecordEvent]) -> str:
-    title = f"Run {run.id} of {run.flow} ({run.status}, started {_time(run.started_at)})"
-    if not errors:
-        return f"{title}: no record errors."
-    frame = pd.DataFrame(
-        [
-            {
-                "key": error.key,
-                "legal entity": error.legal_entity or "",
-                "outcome": error.outcome,
-                "code": error.error_code or "",
-                # one line per record, whatever the service put in its message
-                "message": " ".join((error.error_message or "").split()),
-            }
-            for error in errors
-        ]
-    )
-    return f"{title}: {len(errors)} record error(s)\n{_render(frame)}"
+    where = f" on {run.host}, pid {run.pid}" if run.host else ""  # runs recorded before runs had a host
+    title = f"Run {run.id} of {run.flow} ({_status(run)}, started {_time(run.started_at)}{where})"
+    lines = [f"{title}: {len(errors)} record error(s)" if errors else f"{title}: no record errors."]
+    if run.died:
+        written = sum(run.counts[outcome] for outcome in WRITTEN)
+        lines.append(f"Its process is gone (last heartbeat {_time(run.heartbeat_at or run.started_at)}); "
+                     f"it had recorded {written} row(s) written.")
+    if run.error:
+        lines.append(f"It failed with: {run.error}")
+    if errors:
+        lines.append(_render(pd.DataFrame(
+            [
+                {
+                    "key": error.key,
+                    "legal entity": error.legal_entity or "",
+                    "outcome": error.outcome,
+                    "code": error.error_code or "",
+                    # one line per record, whatever the service put in its message
+                    "message": " ".join((error.error_message or "").split()),
+                }
+                for error in errors
+            ]
+        )))
+    return "\n".join(lines)
 
 
 def _render(frame: pd.DataFrame) -> str:
@@ -69,6 +76,11 @@ def _render(frame: pd.DataFrame) -> str:
     }
     table = frame.to_string(index=False, justify="left", formatters=formatters)
     return "\n".join(line.rstrip() for line in table.splitlines())
+
+
+def _status(run: RunSummary) -> str:
+    """A killed or crashed run never finishes: "running" would be a lie once its process is gone."""
+    return "died" if run.died else run.status
 
 
 def _time(moment: datetime) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -49,10 +50,18 @@ class SyncReport:
 def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger,
          companies: dict[str, str], dry_run: bool = False, full: bool = False,
          dagster_run_id: str | None = None, batch_size: int = 1000) -> SyncReport:
+    """A real run holds its flow and its ledger run from its first read of the ledger to its last record,
+    so a second run of the flow waits for it (`Ledger.running`), and a run that raises ends as failed
+    instead of "running" forever. A dry run changes nothing in the ledger and takes neither."""
+    with nullcontext() if dry_run else ledger.running(template.name, dagster_run_id=dagster_run_id) as run_id:
+        return _sync(template, source, client=client, ledger=ledger, companies=companies, dry_run=dry_run,
+                     full=full, batch_size=batch_size, run_id=run_id)
+
+
+def _sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger, companies: dict[str, str],
+          dry_run: bool, full: bool, batch_size: int, run_id: int | None) -> SyncReport:
     started = time.monotonic()
     requests_before = client.stats.requests
-    # opened before any write, so a run that dies half-way stays in the history as never finished
-    run_id = None if dry_run else ledger.start_run(template.name, dagster_run_id=dagster_run_id, dry_run=False)
     references = References(client)
     mapped = map_rows(template, source, companies)
     keys = natural_key(mapped, template.target.key)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from p2c_assets.engine.ledger import MIGRATIONS, VERSION_TABLE, Ledger, RecordOutcome
+from p2c_assets.engine.ledger.tables import runs
 from p2c_assets.history import history_text
 
 
@@ -198,6 +201,25 @@ def test_upgrade_is_idempotent_and_keeps_data(state_url):
         assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == [HEAD]
     first.close()
     second.close()
+
+
+def test_a_run_left_running_before_runs_had_a_heartbeat_shows_as_died_after_the_upgrade(state_url):
+    ledger = Ledger(state_url)
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    with ledger._engine.begin() as conn:  # a ledger of the previous release, with a run killed long ago
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        conn.execute(runs.insert().values(flow=FLOW, dry_run=False, status="running",
+                                          started_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+    ledger.upgrade()
+
+    [left] = ledger.history()
+    assert (left.status, left.died, left.host) == ("running", True, None)
+    assert "died" in history_text(ledger).splitlines()[1].split()
+    with ledger.running(FLOW, wait_s=0) as run:  # it holds nothing
+        ledger.finish_run(run, {})
+    ledger.close()
 
 
 def _upgrade(barrier, url: str) -> None:

@@ -8,19 +8,21 @@ One class for callers, one module per concern behind it, each small enough to re
 
 - `tables`: the schema (owned by the Alembic revisions in `migrations/`) and the outcome vocabulary
 - `database`: which database, safe concurrent writes on SQLite and PostgreSQL, `upgrade()`
-- `runs`: one row per sync of a flow, its counts, `history()` and `run_errors()`
+- `runs`: one row per sync of a flow, its counts, where its process lives, `history()`, `run_errors()`
+- `locks`: one run at a time per flow, across machines: `running()`
 - `records`: per-record state and events, `record()`, `states()`, parking
 - `cursors`: delta links and the source snapshots behind incremental extraction
 """
 
 from p2c_assets.engine.ledger.cursors import Cursors
 from p2c_assets.engine.ledger.database import MIGRATIONS
+from p2c_assets.engine.ledger.locks import WAIT_ENV, FlowLocked, Locks
 from p2c_assets.engine.ledger.records import RecordOutcome, Records, RecordState
-from p2c_assets.engine.ledger.runs import RecordEvent, Runs, RunSummary
-from p2c_assets.engine.ledger.tables import OUTCOMES, RUN_OUTCOMES, STATUSES, VERSION_TABLE, metadata
+from p2c_assets.engine.ledger.runs import RecordEvent, RunSummary
+from p2c_assets.engine.ledger.tables import OUTCOMES, RUN_OUTCOMES, STATUSES, VERSION_TABLE, WRITTEN, metadata
 
 
-class Ledger(Runs, Records, Cursors):
+class Ledger(Locks, Records, Cursors):
     """Durable per-record sync state for all flows, on SQLite or PostgreSQL."""
 
 
@@ -30,6 +32,9 @@ __all__ = [
     "RUN_OUTCOMES",
     "STATUSES",
     "VERSION_TABLE",
+    "WAIT_ENV",
+    "WRITTEN",
+    "FlowLocked",
     "Ledger",
     "RecordEvent",
     "RecordOutcome",

@@ -25,6 +25,7 @@ from p2c_assets.engine.ledger.tables import (
     RUN_OUTCOMES,
     WRITTEN,
     UtcDateTime,
+    flow_locks,
     now,
     record_events,
     records,
@@ -210,6 +211,12 @@ class Records(Database):
             raise ValueError(f"run {run} belongs to flow {row.flow!r}, not {flow!r}")
         if row.dry_run:
             raise ValueError(f"run {run} of flow {flow!r} is a dry run: it must not change the ledger")
+        # a run whose heartbeat stopped long enough to look dead (a suspended machine) may come back:
+        # by then a later run holds the flow and has recorded, and must not be overwritten
+        holder = conn.scalar(sa.select(flow_locks.c.run_id).where(flow_locks.c.flow == flow))
+        if holder is not None and holder > run:
+            raise ValueError(f"run {run} of flow {flow!r} lost the flow to run {holder}, which took it over when "
+                             f"run {run} looked dead; its outcomes are not recorded")
 
 
 def _checked(flow: str, outcomes: Iterable[RecordOutcome]) -> list[RecordOutcome]:

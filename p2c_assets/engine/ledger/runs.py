@@ -3,18 +3,31 @@
 Why: Data Integrator users see errors cut to the first five and runs that say "completed" while
 nothing moved. A run row opened before the first write and finished with its counts, plus the
 per-record events of `records.py`, lets `p2c history` prove what each run did, record by record.
+
+A run also says where its process lives (host, pid) and keeps a heartbeat, because a killed or
+crashed process cannot finish its own run: without them such a run would read "running" forever.
+A run still "running" whose process is gone from this host, or whose heartbeat stopped (it ran
+elsewhere), is reported as died, with the counts of the records it had recorded.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from p2c_assets.engine.ledger.database import Database
 from p2c_assets.engine.ledger.tables import ERRORS, RUN_OUTCOMES, STATUSES, now, record_events, runs
+
+HOST = socket.gethostname()
+HEARTBEAT_S = 15  # how often a held run says it is alive
+# silence after which a run counts as died: generous, so a busy database or a slow record() of a big
+# run never makes a live run look dead; on its own host a dead run is seen at once from its pid
+STALE_AFTER = timedelta(seconds=120)
 
 
 @dataclass(frozen=True)
@@ -25,9 +38,14 @@ class RunSummary:
     dry_run: bool
     started_at: datetime
     finished_at: datetime | None
-    status: str  # "running" until finish_run()
-    counts: dict[str, int]
+    status: str  # "running" until finish_run() or fail_run()
+    counts: dict[str, int]  # of an unfinished run: from the record events it wrote so far
     requests: int
+    host: str | None
+    pid: int | None
+    heartbeat_at: datetime | None
+    error: str | None  # why a run that raised ended as failed
+    died: bool  # "running", but its process is gone: it will never finish
 
 
 @dataclass(frozen=True)
@@ -47,11 +65,7 @@ class Runs(Database):
 
     def start_run(self, flow: str, dagster_run_id: str | None = None, dry_run: bool = False) -> int:
         with self._writing() as conn:
-            return conn.execute(
-                runs.insert()
-                .values(flow=flow, dagster_run_id=dagster_run_id, dry_run=dry_run, started_at=now(), status="running")
-                .returning(runs.c.id)
-            ).scalar_one()
+            return self._insert_run(conn, flow, dagster_run_id, dry_run)
 
     def finish_run(self, run: int, counts: Mapping[str, int], requests: int = 0, status: str = "success") -> None:
         if status not in STATUSES:
@@ -69,12 +83,29 @@ class Runs(Database):
         if not updated:
             raise ValueError(f"run {run} does not exist")
 
+    def fail_run(self, run: int, error: BaseException | str) -> None:
+        """End a run that raised before `finish_run()`: failed, with the error and the counts of the
+        records it did record. A run that already finished is left as it is."""
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        with self._writing() as conn:
+            counts = _event_counts(conn, [run]).get(run, {})
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run, runs.c.status == "running")
+                .values(**{o: counts.get(o, 0) for o in RUN_OUTCOMES}, status="failed", finished_at=now(), error=text)
+            )
+
+    def beat(self, run: int) -> None:
+        """Say that the run's process is alive (see `HEARTBEAT_S`)."""
+        with self._writing() as conn:
+            conn.execute(runs.update().where(runs.c.id == run, runs.c.status == "running").values(heartbeat_at=now()))
+
     def run(self, run: int) -> RunSummary:
         with self._engine.connect() as conn:
-            row = conn.execute(runs.select().where(runs.c.id == run)).one_or_none()
-        if row is None:
+            found = summaries(conn, runs.select().where(runs.c.id == run))
+        if not found:
             raise ValueError(f"run {run} does not exist")
-        return _summary(row)
+        return found[0]
 
     def history(self, flow: str | None = None, limit: int = 20) -> list[RunSummary]:
         """The latest runs, newest first."""
@@ -82,7 +113,7 @@ class Runs(Database):
         if flow is not None:
             query = query.where(runs.c.flow == flow)
         with self._engine.connect() as conn:
-            return [_summary(row) for row in conn.execute(query)]
+            return summaries(conn, query)
 
     def run_errors(self, run: int) -> list[RecordEvent]:
         """Every rejected, failed, blocked or parked record of a run (not only the first five)."""
@@ -98,16 +129,75 @@ class Runs(Database):
                 for row in conn.execute(query)
             ]
 
+    @staticmethod
+    def _insert_run(conn: sa.Connection, flow: str, dagster_run_id: str | None, dry_run: bool) -> int:
+        started = now()
+        return conn.execute(
+            runs.insert()
+            .values(flow=flow, dagster_run_id=dagster_run_id, dry_run=dry_run, started_at=started, status="running",
+                    host=HOST, pid=os.getpid(), heartbeat_at=started)
+            .returning(runs.c.id)
+        ).scalar_one()
 
-def _summary(row: sa.Row) -> RunSummary:
-    return RunSummary(
-        id=row.id,
-        flow=row.flow,
-        dagster_run_id=row.dagster_run_id,
-        dry_run=row.dry_run,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        status=row.status,
-        counts={outcome: row._mapping[outcome] for outcome in RUN_OUTCOMES},
-        requests=row.requests,
-    )
+
+def died(row: sa.Row, at: datetime) -> bool:
+    """Whether a run row still "running" at `at` belongs to a process that is gone.
+
+    On this host the pid tells at once. Anywhere, a heartbeat silent for `STALE_AFTER` means the run's
+    machine or process is lost (and covers a pid since reused by another process). Runs recorded
+    before runs had a heartbeat fall back to their start time.
+    """
+    if row.status != "running":
+        return False
+    if at - (row.heartbeat_at or row.started_at) > STALE_AFTER:
+        return True
+    return row.host == HOST and row.pid is not None and not _process_exists(row.pid)
+
+
+def _process_exists(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would terminate the process there: rely on the heartbeat alone
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def summaries(conn: sa.Connection, query: sa.Select) -> list[RunSummary]:
+    rows = conn.execute(query).all()
+    unfinished = _event_counts(conn, [row.id for row in rows if row.status == "running"])
+    at = now()
+    return [
+        RunSummary(
+            id=row.id,
+            flow=row.flow,
+            dagster_run_id=row.dagster_run_id,
+            dry_run=row.dry_run,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            status=row.status,
+            counts={o: unfinished[row.id].get(o, 0) if row.id in unfinished else row._mapping[o] for o in RUN_OUTCOMES},
+            requests=row.requests,
+            host=row.host,
+            pid=row.pid,
+            heartbeat_at=row.heartbeat_at,
+            error=row.error,
+            died=died(row, at),
+        )
+        for row in rows
+    ]
+
+
+def _event_counts(conn: sa.Connection, run_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Outcome counts of runs from their record events: what an unfinished run had recorded."""
+    counts: dict[int, dict[str, int]] = {run: {} for run in run_ids}
+    if run_ids:
+        events = record_events.c
+        query = (sa.select(events.run_id, events.outcome, sa.func.count())
+                 .where(events.run_id.in_(run_ids)).group_by(events.run_id, events.outcome))
+        for run, outcome, count in conn.execute(query):
+            counts[run][outcome] = count
+    return counts

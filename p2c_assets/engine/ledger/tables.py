@@ -63,7 +63,22 @@ runs = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     *(sa.Column(outcome, sa.Integer, nullable=False, server_default="0") for outcome in RUN_OUTCOMES),
     sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+    # where the run's process lives and when it last said so: a run still "running" whose process is
+    # gone died (killed, crashed, machine lost), and holds its flow no longer
+    sa.Column("host", sa.Text),
+    sa.Column("pid", sa.Integer),
+    sa.Column("heartbeat_at", UtcDateTime(timezone=True)),
+    sa.Column("error", sa.Text),  # why a run that raised ended as failed
     sa.Index("ix_p2c_runs_flow", "flow", "id"),
+)
+
+# One row per flow naming the run that took it last. That run holds the flow while it is running and
+# its process is alive; it is written only in a transaction serialised per flow (see locks.py).
+flow_locks = sa.Table(
+    "p2c_flow_locks",
+    metadata,
+    sa.Column("flow", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("p2c_runs.id"), nullable=False),
 )
 
 records = sa.Table(

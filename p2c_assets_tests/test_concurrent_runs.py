@@ -1,0 +1,97 @@
+"""Two `p2c run` of the accounts flow at once over a seeded sandbox sharing one ledger, as two
+schedulers or an engineer next to the schedule would start them: one writes, the other waits for it
+and finds nothing left to do, or stops naming the run that holds the flow. Never both writing.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
+from p2c_assets.engine.ledger import Ledger
+from p2c_assets_tests.conftest import running_sandbox
+
+USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
+        "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("company")
+    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "20",
+                    "--seed", "13"], check=True, stdout=subprocess.DEVNULL)
+    with running_sandbox(data_dir) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def clients(company):
+    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
+    return DataverseClient(company.dataverse_url, creds), FinOpsClient(company.finops_url, creds)
+
+
+@pytest.fixture(scope="module")
+def state_url(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.db'}"
+
+
+def p2c_run(company, state_url: str, **env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "p2c_assets.cli", "run", "--job", "accounts_flow"],
+        env={**os.environ, "DATAVERSE_URL": company.dataverse_url, "FINOPS_URL": company.finops_url,
+             "AZURE_AUTHORITY_HOST": company.authority_host, "P2C_STATE_URL": state_url, **env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finished(process: subprocess.Popen) -> tuple[int, str]:
+    output, _ = process.communicate(timeout=240)
+    return process.returncode, output
+
+
+def customers_per_account(fo: FinOpsClient) -> dict[str, int]:
+    frame = fo.read("CustomersV3", select=["dataAreaId", "CustomerAccount"], cross_company=True)
+    return frame.groupby("CustomerAccount").size().to_dict()
+
+
+def test_two_runs_started_together_write_every_account_once(company, clients, state_url):
+    dv, fo = clients
+    company.set_faults(latency_ms=200)  # every request takes a while: the two runs overlap for seconds
+    try:
+        first, second = p2c_run(company, state_url), p2c_run(company, state_url)
+        results = [finished(first), finished(second)]
+    finally:
+        company.reset_faults()
+
+    assert [code for code, _ in results] == [0, 0], "\n".join(output for _, output in results)
+    ledger = Ledger(state_url)
+    writer, waiter = sorted(ledger.history("accounts"), key=lambda run: run.started_at)
+    assert waiter.started_at >= writer.finished_at  # the second waited for the first to finish
+    assert writer.counts["created"] > 0 and writer.counts["failed"] == 0
+    assert (waiter.counts["created"], waiter.counts["updated"], waiter.counts["failed"]) == (0, 0, 0)
+    assert {state.outcome for state in ledger.states("accounts").values()} <= {"created", "unchanged", "rejected"}
+    accounts = dv.read("accounts", select=["accountnumber"], filter="statecode eq 0")["accountnumber"]
+    landed = customers_per_account(fo)
+    assert {number: landed.get(number) for number in accounts} == {number: 1 for number in accounts}
+
+
+def test_a_run_that_finds_its_flow_held_says_which_run_holds_it_and_writes_nothing(company, clients, state_url):
+    dv, fo = clients
+    numbers = [f"HELD-{i}" for i in range(3)]
+    dv.upsert_many("accounts", [{"accountnumber": n, "name": f"Held customer {n}", **USMF} for n in numbers],
+                   key=["accountnumber"])
+    ledger = Ledger(state_url)
+    with ledger.running("accounts") as holder:  # a run in progress elsewhere
+        code, output = finished(p2c_run(company, state_url, P2C_LOCK_WAIT_S="1"))
+        ledger.finish_run(holder, {})
+
+    assert code == 1, output
+    started = ledger.run(holder).started_at
+    assert (f"flow 'accounts' is being synced by ledger run {holder} on host {ledger.run(holder).host} "
+            f"(pid {os.getpid()}), started {started:%Y-%m-%d %H:%M:%S} UTC") in output
+    assert not set(numbers) & set(customers_per_account(fo))
+
+    code, output = finished(p2c_run(company, state_url))  # once the flow is free, the next run lands them
+    assert code == 0, output
+    assert {n: customers_per_account(fo).get(n) for n in numbers} == {n: 1 for n in numbers}
