@@ -49,7 +49,7 @@ def run_errors_table(run: RunSummary, errors: list[RecordEvent]) -> str:
     if run.died:
         written = sum(run.counts[outcome] for outcome in WRITTEN)
         lines.append(f"Its process is gone (last heartbeat {_time(run.heartbeat_at or run.started_at)}); "
-                     f"it had recorded {written} row(s) written.")
+                     f"{written} row(s) were recorded as written before it died.")
     if run.error:
         lines.append(f"It failed with: {run.error}")
     if errors:

@@ -120,7 +120,7 @@ def test_a_killed_run_shows_as_died_with_what_it_wrote_and_its_flow_is_taken_ove
     assert summary.counts["created"] == 3  # from the record events it wrote before it died
     [row] = [line for line in history_text(ledger, flow=FLOW).splitlines() if line.split()[0] == str(dead)]
     assert "died" in row.split() and "running" not in row.split()
-    assert "it had recorded 3 row(s) written" in history_text(ledger, run=dead)
+    assert "3 row(s) were recorded as written before it died" in history_text(ledger, run=dead)
 
     with ledger.running(FLOW, wait_s=0) as run:  # taken over at once: no waiting for a dead process
         ledger.finish_run(run, {})

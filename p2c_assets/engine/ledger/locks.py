@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class FlowLocked(RuntimeError):
-    """Another run held the flow for longer than this one would wait; this run wrote nothing."""
+    """Another run held the flow for longer than this one would wait; this one wrote nothing of it."""
 
     def __init__(self, flow: str, holder: RunSummary, waited_s: float):
         self.flow, self.holder, self.waited_s = flow, holder, waited_s
@@ -54,7 +54,7 @@ class FlowLocked(RuntimeError):
 class Locks(Runs):
     """Runs that hold their flow: `running()`."""
 
-    heartbeat_s: float = HEARTBEAT_S
+    heartbeat_s: float = HEARTBEAT_S  # an attribute, so a test can watch a few beats in a second
 
     @contextmanager
     def running(self, flow: str, dagster_run_id: str | None = None, *, wait_s: float | None = None) -> Iterator[int]:
@@ -81,16 +81,17 @@ class Locks(Runs):
 
     def _claim_within(self, flow: str, dagster_run_id: str | None, wait_s: float) -> int:
         deadline = time.monotonic() + wait_s
-        while True:
-            claimed = self._claim(flow, dagster_run_id)
-            if isinstance(claimed, int):
-                return claimed
+        claimed = self._claim(flow, dagster_run_id)
+        if isinstance(claimed, RunSummary) and wait_s > 0:
+            log.info("flow %r is held by ledger run %s (host %s, pid %s); waiting up to %g s",
+                     flow, claimed.id, claimed.host, claimed.pid, wait_s)
+        while isinstance(claimed, RunSummary):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise FlowLocked(flow, claimed, wait_s)
-            log.info("flow %r is held by ledger run %s (host %s, pid %s); waiting up to %.0f s",
-                     flow, claimed.id, claimed.host, claimed.pid, left)
             time.sleep(min(_POLL_S, left))
+            claimed = self._claim(flow, dagster_run_id)
+        return claimed
 
     def _claim(self, flow: str, dagster_run_id: str | None) -> int | RunSummary:
         """Open a run holding `flow` and return its id, or return the live run that holds it."""
