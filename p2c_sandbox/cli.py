@@ -24,6 +24,8 @@ def _fault_options(func):
         click.option("--error-rate", type=click.FloatRange(0, 1), help="Fraction of API calls answered 5xx."),
         click.option("--error-statuses", help="Comma-separated statuses for injected errors (default 500,503)."),
         click.option("--drop-rate", type=click.FloatRange(0, 1), help="Fraction of API calls whose connection is cut."),
+        click.option("--drop-after-commit-rate", type=click.FloatRange(0, 1),
+                     help="Fraction of API writes carried out, then cut off before the answer."),
         click.option("--budget-requests", type=click.IntRange(min=0), help="Requests allowed per budget window (then 429)."),
         click.option("--budget-window-s", type=click.FloatRange(min=0.001), default=300.0, show_default=True,
                      help="Length of the request-budget window."),
@@ -35,10 +37,10 @@ def _fault_options(func):
     return func
 
 
-def _fault_changes(latency_ms, error_rate, error_statuses, drop_rate, budget_requests, budget_window_s,
-                   token_lifetime_s) -> dict:
+def _fault_changes(latency_ms, error_rate, error_statuses, drop_rate, drop_after_commit_rate, budget_requests,
+                   budget_window_s, token_lifetime_s) -> dict:
     changes = {"latency_ms": latency_ms, "error_rate": error_rate, "drop_rate": drop_rate,
-               "token_lifetime_s": token_lifetime_s}
+               "drop_after_commit_rate": drop_after_commit_rate, "token_lifetime_s": token_lifetime_s}
     changes = {k: v for k, v in changes.items() if v is not None}
     if error_statuses:
         try:

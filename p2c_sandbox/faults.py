@@ -18,6 +18,7 @@ import json
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from copy import deepcopy
 
@@ -28,12 +29,15 @@ DEFAULTS: dict = {
     "error_rate": 0.0,
     "error_statuses": [500, 503],
     "drop_rate": 0.0,
+    "drop_after_commit_rate": 0.0,
     "budget": None,  # {"requests": N, "window_s": S}
     "token_lifetime_s": 3599,
 }
 
 # paths that never get faults: the control endpoints and the token endpoints
 EXEMPT_MARKERS = ("/_sandbox/", "/oauth2/", "/.well-known/")
+# methods that change nothing: a commit-then-drop is only a write's fault
+READS = ("GET", "HEAD")
 
 
 class FaultConfigError(ValueError):
@@ -45,7 +49,7 @@ class DroppedConnection(Exception):
 
 
 def _validate(update: dict) -> None:
-    for key in ("error_rate", "drop_rate"):
+    for key in ("error_rate", "drop_rate", "drop_after_commit_rate"):
         if key in update and not (isinstance(update[key], (int, float)) and 0 <= update[key] <= 1):
             raise FaultConfigError(f"faults key '{key}' must be a fraction between 0 and 1")
     if "latency_ms" in update and not (isinstance(update["latency_ms"], (int, float))
@@ -82,18 +86,22 @@ def _names_by_set(value, valid) -> bool:
 
 
 class FaultState:
-    """The current fault configuration of one service, its RNG and its budget window."""
+    """The current fault configuration of one service, its RNG and its budget window.
+
+    The RNG is seeded once, when the sandbox starts: a whole session is repeatable with the same
+    seed, and a reset does not replay the faults the previous test or run already met.
+    """
 
     def __init__(self, initial: dict | None = None, seed: int | None = None):
         self._initial = {**deepcopy(DEFAULTS), **deepcopy(initial or {})}
         _validate(self._initial)
-        self._seed = seed
+        self.rng = random.Random(seed)
         self.reset()
 
     def reset(self) -> None:
-        """Back to the start-up configuration, a fresh RNG and a fresh budget window."""
+        """Back to the start-up configuration, a fresh budget window and no faults counted (the RNG runs on)."""
         self.config = deepcopy(self._initial)
-        self.rng = random.Random(self._seed)
+        self.injected: Counter = Counter()   # faults injected since the last reset, by kind
         self._window_start = time.monotonic()
         self._window_count = 0
 
@@ -106,7 +114,8 @@ class FaultState:
         return self.snapshot()
 
     def snapshot(self) -> dict:
-        return deepcopy(self.config)
+        """The configuration, and under `injected` what it has done since the last reset."""
+        return {**deepcopy(self.config), "injected": dict(self.injected)}
 
     def get(self, key: str, default=None):
         return self.config.get(key, default)
@@ -132,6 +141,11 @@ def _json(status: int, body: dict) -> tuple[int, dict, bytes]:
 class FaultMiddleware:
     """ASGI middleware injecting latency, errors, dropped connections and throttling.
 
+`drop_rate` cuts a connection before the service sees the request; `drop_after_commit_rate` lets a
+write (any method but GET/HEAD) run and commit, then cuts the connection before the answer, the way a
+gateway timeout or a network blip loses the response of a write that did happen: a client that
+sends it again must not create the record twice nor report the row as failed.
+
     `error_body(status)` gives the service-specific `(headers, body)` of an injected error,
     `throttle_body(retry_after_s)` the service-specific 429 (its `Retry-After` is added here).
     """
@@ -154,22 +168,38 @@ class FaultMiddleware:
         state = self.state
         wait = state.spend()
         if wait is not None:
+            state.injected["429"] += 1
             retry_after = math.ceil(wait)
             headers, body = self.throttle_body(retry_after)
             return await _respond(send, 429, {**headers, "retry-after": str(retry_after)}, body)
         if state.get("latency_ms"):
             await asyncio.sleep(state.get("latency_ms") / 1000)
         if state.get("drop_rate") and state.rng.random() < state.get("drop_rate"):
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", b"4096")]})
-            await send({"type": "http.response.body", "body": b'{"value":[', "more_body": True})
-            raise DroppedConnection(f"sandbox fault: dropped {self.service} connection on {path}")
+            state.injected["dropped"] += 1
+            return await self._cut(send, f"dropped {self.service} connection on {path}")
+        if (scope["method"] not in READS and state.get("drop_after_commit_rate")
+                and state.rng.random() < state.get("drop_after_commit_rate")):
+            state.injected["dropped_after_commit"] += 1
+            await self.app(scope, receive, _discard)  # the service does the write and commits it ...
+            return await self._cut(send, f"dropped {self.service} connection after committing "
+                                         f"{scope['method']} {path}")  # ... and the answer is lost
         if state.get("error_rate") and state.rng.random() < state.get("error_rate"):
             status = state.rng.choice(state.get("error_statuses"))
+            state.injected[str(status)] += 1
             headers, body = self.error_body(status)
             return await _respond(send, status, headers, body)
         await self.app(scope, receive, send)
+
+    async def _cut(self, send: Send, what: str) -> None:
+        """Start an answer, then cut the connection half-way through its body (the server logs `what`)."""
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b'{"value":[', "more_body": True})
+        raise DroppedConnection(f"sandbox fault: {what}")
+
+
+async def _discard(message) -> None:
+    """An ASGI `send` that loses the answer (the commit-then-drop fault)."""
 
 
 async def _respond(send: Send, status: int, headers: dict, body: bytes) -> None:

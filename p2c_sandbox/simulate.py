@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -54,7 +55,15 @@ class SimulationSummary:
 
 
 class _Api:
-    """A requests session with a client-credentials token for one service."""
+    """A requests session with a client-credentials token for one service, retrying like a real client.
+
+    Throttling (429 with `Retry-After`), 5xx answers and connections that fail or drop half-way are
+    retried with backoff, so `simulate` keeps working while the sandbox injects faults. Every request
+    it sends is safe to repeat: reads, updates by id, and creates done as upserts on a new id.
+    """
+
+    ATTEMPTS = 8
+    TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
     def __init__(self, service_url: str, authority: str, verify=True, timeout: float = 30):
         self.url = service_url.rstrip("/")
@@ -78,20 +87,22 @@ class _Api:
         self.expires = time.monotonic() + float(body.get("expires_in", 3599))
 
     def request(self, method: str, url: str, ok=(200, 201, 204), **kwargs) -> requests.Response:
-        for attempt in range(5):
+        for attempt in range(1, self.ATTEMPTS + 1):
+            last = attempt == self.ATTEMPTS
             self._token()
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            except requests.ConnectionError:
-                if attempt == 4:
+            except self.TRANSIENT:
+                if last:
                     raise
-                time.sleep(0.2 * (attempt + 1))
+                time.sleep(random.uniform(0, min(5.0, 0.2 * 2 ** attempt)))
                 continue
-            if response.status_code == 401:
-                self.expires = 0.0
+            if response.status_code == 401 and not last:
+                self.expires = 0.0  # the token expired on the service's clock: fetch a new one
                 continue
-            if response.status_code in (429, 500, 502, 503, 504):  # faults may be switched on
-                time.sleep(min(float(response.headers.get("Retry-After", 0.2 * (attempt + 1))), 5))
+            if response.status_code in (429, 500, 502, 503, 504) and not last:
+                wait = response.headers.get("Retry-After")
+                time.sleep(min(float(wait), 30.0) if wait else random.uniform(0, min(5.0, 0.2 * 2 ** attempt)))
                 continue
             break
         if response.status_code not in ok:
@@ -109,9 +120,10 @@ class _Dataverse(_Api):
         return rows
 
     def create(self, entity_set: str, body: dict) -> dict:
-        response = self.request("POST", self.url + DV_API + entity_set, json=body,
+        """Create a record as an upsert on a new id, so a retry after a lost answer cannot make a second one."""
+        response = self.request("PATCH", f"{self.url}{DV_API}{entity_set}({uuid.uuid4()})", json=body,
                                 headers={"Prefer": "return=representation"})
-        return response.json() if response.content else {"@id": response.headers.get("OData-EntityId", "")}
+        return response.json()
 
     def update(self, entity_set: str, guid: str, body: dict) -> None:
         self.request("PATCH", f"{self.url}{DV_API}{entity_set}({guid})", json=body, headers={"If-Match": "*"})
@@ -264,7 +276,7 @@ class _Users:
                 "requestdeliveryby": _iso(now + timedelta(days=self.r.randint(7, 45))),
                 **{f"shipto_{k}": account.get(f"address1_{k}") for k in
                    ("line1", "city", "stateorprovince", "postalcode", "country")}})
-            quote_id = quote.get("quoteid") or quote["@id"].rsplit("(", 1)[-1].rstrip(")")
+            quote_id = quote["quoteid"]
             pool = by_currency[currency]
             for seq, product in enumerate(self.r.sample(pool, k=min(len(pool), self.r.randint(1, 4))), start=1):
                 line = {"quoteid@odata.bind": f"/quotes({quote_id})",
@@ -392,7 +404,7 @@ def simulate_command(data_dir, interval, steps, seed_value, dataverse_url, finop
     try:
         summary = simulate(dataverse_url, finops_url, steps=steps, interval=interval, seed=seed_value,
                            verify=verify, sales=sales, finops=finops, echo=click.echo)
-    except (SimulationError, requests.ConnectionError) as exc:
+    except (SimulationError, requests.RequestException) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.summary())
 
