@@ -2,7 +2,7 @@
 
 from .auth import AccessToken, ClientCredentials, TokenSource
 from .dataverse import Changes, DataverseClient
-from .errors import AuthenticationError, ConnectorError, DeltaTokenExpired, ServiceError
+from .errors import AuthenticationError, ConnectorError, DeltaTokenExpired, ServiceError, ServiceUnreachable
 from .finops import FinOpsClient
 from .http import RequestStats, RetryPolicy
 from .writes import WriteOutcome
@@ -10,5 +10,5 @@ from .writes import WriteOutcome
 __all__ = [
     "AccessToken", "AuthenticationError", "Changes", "ClientCredentials", "ConnectorError",
     "DataverseClient", "DeltaTokenExpired", "FinOpsClient", "RequestStats", "RetryPolicy",
-    "ServiceError", "TokenSource", "WriteOutcome",
+    "ServiceError", "ServiceUnreachable", "TokenSource", "WriteOutcome",
 ]

@@ -10,6 +10,11 @@ therefore costs about 1 lookup + 1 write per 1,000 rows, an initial load one mor
 server; UpsertMultiple is Dataverse's fast path, so it stays the first choice. On standard tables one bad target fails the whole request, so failing requests are split
 (``writes.write_isolating_failures``).
 
+Every write is an upsert by alternate key, so a write sent again after its answer was lost (the
+connection dropped after Dataverse committed it; ``http.HttpSession`` resends it) lands each row once:
+UpsertMultiple updates what the first attempt created, and a ``$batch`` PATCH upsert answers 200
+instead of 201 (the row counts as updated, not created).
+
 Alternate-key fields are left out of the target bodies (the key in ``@odata.id`` fills them on
 create), which avoids the UpsertMultiple create-path bug with key fields in the body (SDK #127).
 
@@ -22,7 +27,8 @@ upsert per row on its alternate-key URL with ``Prefer: return=representation`` (
 any lookup; each row is its own changeset, so a refused row rolls back only itself (no splitting
 needed), and the batch carries ``Prefer: odata.continue-on-error`` so the rows after it still run.
 One ``$batch`` per batch of up to 1,000 rows (Dataverse's cap on operations per batch). Parts that
-answer 429/502/503/504 are sent again in a new batch with the same backoff as a whole request. A
+answer a transient error (429/502/503/504, a deadlock code: ``http.RetryPolicy``) are sent again in a
+new batch with the same backoff as a whole request. A
 part answering 204 (the preference ignored) counts as updated, with the id from ``OData-EntityId``.
 """
 
@@ -241,7 +247,8 @@ class DataverseClient(ODataClient):
             again, wait, throttled = [], None, 0
             for i, r in enumerate(pending):
                 answer = answers[i][-1] if i < len(answers) and answers[i] else None
-                if answer is not None and answer.status in retry.retry_statuses and attempt < retry.max_attempts:
+                if answer is not None and answer.status >= 400 and attempt < retry.max_attempts \
+                        and retry.retryable("PATCH", answer.status, parse_error_body(answer.body)[0]):
                     again.append(r)
                     throttled += answer.status == 429
                     after = _retry_after(answer)

@@ -54,6 +54,14 @@ class AuthenticationError(ConnectorError):
     """
 
 
+class ServiceUnreachable(ConnectorError):
+    """The service did not answer at all (refused, reset, timed out) after the retries.
+
+    The session that raised it keeps raising it, with the same message, for every later request: one
+    unreachable service makes a run fail fast instead of retrying in every step.
+    """
+
+
 class ServiceError(ConnectorError):
     """The service answered with an HTTP error (after any retries).
 

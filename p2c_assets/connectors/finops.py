@@ -8,6 +8,13 @@ count as one big changeset (1 POST per batch). The refusal text is the Infolog f
 ``innererror.message``, followed by the batch response's ``ms-dyn-aid`` activity id, which
 Microsoft support needs to find the server-side trace of the refusal.
 
+A POST that F&O refuses because "the record already exists" is sent again as a PATCH of that key,
+once a lookup finds the key: the row exists, whoever created it. That is what happens when the
+answer to a ``$batch`` was lost after F&O committed it (``http.HttpSession`` sends the batch again,
+and its POSTs now meet the rows they created) or when someone created the record between the key
+lookup and the write; either way the row lands instead of being recorded as failed. F&O names no
+error code for it, so the Infolog text is matched (``ALREADY_EXISTS``).
+
 Reads: F&O pages server-side (up to 10,000 rows) and only sees the caller's default company unless
 ``cross-company=true`` is sent.
 """
@@ -15,6 +22,7 @@ Reads: F&O pages server-side (up to 10,000 rows) and only sees the caller's defa
 from __future__ import annotations
 
 import logging
+import re
 from typing import Iterator, Mapping, Sequence
 
 import pandas as pd
@@ -26,6 +34,9 @@ from .odata import any_of, entity_path, key_predicate
 from .writes import PendingRow, WriteOutcome, match_key, write_isolating_failures
 
 COMPANY_FIELD = "dataAreaId"
+#: the Infolog of a create that met an existing key: "Cannot create a record in Customers (CustTable).
+#: Customer account: US-001. The record already exists." (protocols.md B8)
+ALREADY_EXISTS = re.compile(r"record already exists", re.IGNORECASE)
 
 log = logging.getLogger("p2c_assets.connectors")
 
@@ -76,13 +87,24 @@ class FinOpsClient(ODataClient):
         return row
 
     def _upsert_batch(self, entity_set: str, rows: list[PendingRow], key: list[str]) -> dict[int, WriteOutcome]:
-        params = {"cross-company": "true"} if COMPANY_FIELD in key else None
-        existing = self._find_existing(entity_set, key, [r.key for r in rows], params=params)
+        existing = self._existing(entity_set, key, rows)
         return write_isolating_failures(
             rows, lambda part: self._send_changesets(entity_set, part, key, existing))
 
+    def _existing(self, entity_set: str, key: list[str], rows: list[PendingRow]) -> set[tuple]:
+        """The ``match_key`` of every row among ``rows`` that F&O holds (in any company the key names)."""
+        params = {"cross-company": "true"} if COMPANY_FIELD in key else None
+        return set(self._find_existing(entity_set, key, [r.key for r in rows], params=params))
+
     def _send_changesets(self, entity_set: str, rows: list[PendingRow], key: list[str],
-                         existing: dict[tuple, dict]) -> dict[int, WriteOutcome]:
+                         existing: set[tuple]) -> dict[int, WriteOutcome]:
+        """One ``$batch``, a changeset per row: PATCH the keys in ``existing``, POST the others.
+
+        A POST answered "already exists" goes out again as a PATCH once a lookup finds its key (module
+        docstring). When the lookup does not, F&O holds a record under a key it treats as equal and
+        this client does not (SQL Server's collation equates more than letter case): patching would
+        merge two source records into one, so the row fails with F&O's message instead.
+        """
         # like a read, a key URL only sees the default company unless cross-company is on
         suffix = "?cross-company=true" if COMPANY_FIELD in key else ""
         items = []
@@ -112,8 +134,17 @@ class FinOpsClient(ODataClient):
                 message = with_activity(message or f"HTTP {answer.status}", activity)
                 outcomes[r.index] = WriteOutcome(r.key, "failed", error_code=code or f"HTTP {answer.status}",
                                                  error_message=message)
-        refused = sum(o.status == "failed" for o in outcomes.values())
+        met = [r for r in rows if outcomes[r.index].status == "failed" and match_key(r.key) not in existing
+               and ALREADY_EXISTS.search(outcomes[r.index].error_message or "")]
+        if met:
+            existing.update(self._existing(entity_set, key, met))
+        again = [r for r in met if match_key(r.key) in existing]
+        refused = sum(outcomes[r.index].status == "failed" for r in rows) - len(again)
         if refused:
             summary = f"{self.service} $batch into {entity_set}: {refused} of {len(rows)} rows refused"
             log.warning("%s", with_activity(summary, activity))
+        if again:
+            log.info("%s $batch into %s: %d rows already existed, updating them", self.service, entity_set,
+                     len(again))
+            outcomes.update(self._send_changesets(entity_set, again, key, existing))
         return outcomes

@@ -48,6 +48,19 @@ def entity_path(entity_set: str, key: Mapping[str, object]) -> str:
     return f"{entity_set}({quote(key_predicate(key), safe=chr(39) + ',=')})"
 
 
+def fold(value):
+    """A key or text value in the form this client compares it in: strings without letter case,
+    anything else as is.
+
+    Both services ignore letter case in keys (`us-001` finds `US-001`). Character for character:
+    ``str.lower()``, never ``str.casefold()``, which turns ``ß`` into ``ss`` and so would make
+    ``ACC-STRAßE-1`` and ``ACC-STRASSE-1``, two records in the sandbox, one key, refusing one row as a
+    duplicate of the other. Every place that matches keys (the connectors' upserts, the engine's
+    references, blocking, diffs) uses this one function.
+    """
+    return value.lower() if isinstance(value, str) else value
+
+
 def eq(name: str, value: object) -> str:
     return f"{name} eq {literal(value)}"
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from .errors import ServiceError
+from .odata import fold
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class PendingRow:
 
 
 def match_key(key: Sequence[object]) -> tuple:
-    """Key values as the services compare them: strings case-insensitively (SQL collation)."""
-    return tuple(v.casefold() if isinstance(v, str) else v for v in key)
+    """Key values as the services compare them (``odata.fold``)."""
+    return tuple(fold(v) for v in key)
 
 
 def prepare_rows(entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],

@@ -12,6 +12,7 @@ import json
 
 import pandas as pd
 
+from p2c_assets.connectors.odata import fold
 from p2c_assets.engine.values import joined, normal_column
 
 
@@ -34,8 +35,9 @@ def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fi
     if mapped.empty:
         return pd.DataFrame(columns=columns)
     fields = [f for f in fields if f in mapped and f in target and f not in key]
-    left = mapped.assign(_k=joined(mapped, key).str.casefold(), _shown=joined(mapped, key))
-    right = target[fields].assign(_k=joined(target, key).str.casefold()).drop_duplicates("_k") if not target.empty \
+    # joined on keys as the target matches them (`fold`): `acc-1` finds `ACC-1`, `STRAßE` never finds `STRASSE`
+    left = mapped.assign(_k=joined(mapped, key).map(fold), _shown=joined(mapped, key))
+    right = target[fields].assign(_k=joined(target, key).map(fold)).drop_duplicates("_k") if not target.empty \
         else pd.DataFrame(columns=[*fields, "_k"])
     merged = left.merge(right, on="_k", how="left", suffixes=("", "__target"), indicator=True)
     found = [pd.DataFrame({"key": merged.loc[merged["_merge"] == "left_only", "_shown"], "field": "(record)",

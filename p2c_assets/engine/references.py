@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from p2c_assets.connectors.odata import fold
+
 
 class References:
     def __init__(self, client) -> None:
@@ -22,7 +24,7 @@ class References:
         return self._frames[key]
 
     def mapping(self, entity_set: str, key: str, value: str) -> dict:
-        """`key` column -> `value` column, case-insensitive on string keys as Dataverse compares."""
+        """`key` column -> `value` column, string keys compared as Dataverse compares them (`fold`)."""
         if ("mapping", entity_set, key, value) not in self._folded:
             frame = self.frame(entity_set, tuple(dict.fromkeys((key, value))))
             self._folded["mapping", entity_set, key, value] = (
@@ -34,8 +36,3 @@ class References:
             frame = self.frame(entity_set, (column,))
             self._folded["values", entity_set, column] = set() if frame.empty else {fold(v) for v in frame[column]}
         return self._folded["values", entity_set, column]
-
-
-def fold(value):
-    """Dataverse compares strings case-insensitively; so do lookups and binds."""
-    return value.casefold() if isinstance(value, str) else value

@@ -1,4 +1,5 @@
-"""Throttling, injected 5xx, dropped connections and expiring tokens: the sync still completes.
+"""Throttling, injected 5xx, dropped connections (before or after the service committed a write), an
+unreachable service and expiring tokens: the sync still completes, or fails fast and clearly.
 
 Each behaviour is checked on both services, through the same seed-and-read scenario.
 """
@@ -10,8 +11,9 @@ from dataclasses import dataclass
 import pytest
 
 from p2c_assets.connectors import (AccessToken, AuthenticationError, ClientCredentials, DataverseClient,
-                                   FinOpsClient, ServiceError)
+                                   FinOpsClient, RetryPolicy, ServiceError, ServiceUnreachable)
 from p2c_assets.connectors.odata import literal
+from p2c_assets_tests.conftest import _free_port
 from p2c_assets_tests.connectors.conftest import FAST_RETRY
 
 
@@ -80,12 +82,73 @@ def test_injected_5xx_and_dropped_connections_are_retried(sandbox, creds, scenar
     assert client.stats.retries > 0
 
 
-def test_500_is_not_retried(sandbox, creds, scenario, tag):
+def test_reads_answered_500_are_retried_until_they_succeed(sandbox, creds, scenario, tag):
+    with scenario.client(sandbox, creds) as client:
+        scenario.seed(client, tag, 3)
+        sandbox.set_faults(error_rate=0.4, error_statuses=[500])
+        reads = [scenario.read_tagged(client, tag) for _ in range(5)]
+    assert [len(rows) for rows in reads] == [3] * 5
+    assert client.stats.retries > 0
+
+
+def test_a_write_answered_500_is_sent_once_a_read_until_attempts_run_out(sandbox, creds, scenario, tag):
+    """F&O answers a refused write with 500: sending it again would only be refused again."""
     sandbox.set_faults(error_rate=1.0, error_statuses=[500])
     with scenario.client(sandbox, creds) as client:
         with pytest.raises(ServiceError, match="HTTP 500"):
+            client.http.request("POST", client.api + scenario.entity_set, json=scenario.rows(tag, 1)[0])
+        assert client.stats.requests == 1
+        with pytest.raises(ServiceError, match="HTTP 500"):
             scenario.read_tagged(client, tag)
-    assert client.stats.requests == 1
+    assert client.stats.requests == 1 + FAST_RETRY.max_attempts
+
+
+@pytest.mark.parametrize("method, status, code, retried", [
+    ("GET", 500, None, True),                      # a read changes nothing
+    ("POST", 500, None, False),                    # F&O's answer to a refused write
+    ("POST", 500, "0x80040216", False),            # Dataverse "An unexpected error occurred."
+    ("POST", 500, "0x80044150", True),             # Dataverse "Generic SQL error" (deadlock victim)
+    ("PATCH", 500, "0x80040255", True),            # Dataverse transaction rolled back by a deadlock
+    ("POST", 503, None, True), ("POST", 429, "0x80072322", True),
+    ("GET", 400, "0x80060888", False), ("GET", 404, None, False),
+])
+def test_which_answers_are_worth_another_attempt(method, status, code, retried):
+    assert RetryPolicy().retryable(method, status, code) is retried
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "batch"])
+def test_a_write_whose_answer_is_lost_after_commit_lands_once(sandbox, creds, scenario, tag, bulk):
+    """The service commits the write, then the connection drops: the client sends it again, and
+    every row ends landed, none twice, none recorded as failed."""
+    if not bulk and scenario.client_class is not DataverseClient:
+        pytest.skip("F&O writes have one path ($batch)")
+    sandbox.set_faults(drop_after_commit_rate=0.3, bulk_unsupported_tables=[] if bulk else ["accounts"])
+    with scenario.client(sandbox, creds) as client:
+        outcomes = scenario.seed(client, tag, 20, batch_size=1)
+        sandbox.reset_faults()
+        rows = scenario.read_tagged(client, tag)
+    assert {o.status for o in outcomes} <= {"created", "updated"}
+    assert sorted(rows[scenario.key_field]) == [f"{tag}-{i:03d}" for i in range(20)]
+    assert client.stats.retries > 0
+    if scenario.client_class is FinOpsClient:   # POSTs sent again met the rows they had created
+        assert "updated" in {o.status for o in outcomes}
+
+
+def test_an_unreachable_service_fails_every_later_request_at_once(scenario, tag):
+    closed = f"http://127.0.0.1:{_free_port()}"
+    with scenario.client_class(closed, Forged(), retry=FAST_RETRY) as client:
+        with pytest.raises(ServiceUnreachable) as first:
+            scenario.read_tagged(client, tag)
+        sent, started = client.stats.requests, time.monotonic()
+        with pytest.raises(ServiceUnreachable) as later:
+            scenario.seed(client, tag, 2)
+        elapsed = time.monotonic() - started
+    assert sent == FAST_RETRY.max_attempts and client.stats.requests == sent   # nothing more was tried
+    assert elapsed < 0.1
+    assert str(later.value) == str(first.value)
+    message = str(first.value)
+    assert message.startswith(f"{client.service} at {closed} cannot be reached: GET ")
+    assert f"failed {FAST_RETRY.max_attempts} times" in message and "ConnectionError" in message
 
 
 class StaleClock:
@@ -128,11 +191,14 @@ def test_short_lived_tokens_are_renewed_before_they_expire(sandbox, creds, scena
     assert client.stats.retries == 0     # renewed ahead of time, never refused
 
 
-def test_a_token_the_service_keeps_refusing_is_a_clear_error(sandbox, scenario, tag):
-    class Forged:
-        def get_token(self, *scopes, **kwargs):
-            return AccessToken("not-a-jwt", int(time.time()) + 3600)
+class Forged:
+    """A credential that hands out a token no service accepts, without asking any authority."""
 
+    def get_token(self, *scopes, **kwargs):
+        return AccessToken("not-a-jwt", int(time.time()) + 3600)
+
+
+def test_a_token_the_service_keeps_refusing_is_a_clear_error(sandbox, scenario, tag):
     with scenario.client(sandbox, Forged()) as client:
         with pytest.raises(AuthenticationError, match="application user"):
             scenario.read_tagged(client, tag)
