@@ -131,6 +131,29 @@ def unpark(flow: str | None) -> None:
 
 
 @main.command()
+@click.option("--flow", default=None, help="Only this flow (names as in `p2c history`).")
+@click.option("--outcome", type=click.Choice(["rejected", "failed", "blocked", "parked"]), default=None,
+              help="Only records with this outcome.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write every problem record to this CSV file instead of printing them.")
+def problems(flow: str | None, outcome: str | None, csv_path: str | None) -> None:
+    """Every record whose last sync did not land: key, legal entity, outcome, attempts, since when,
+    and the reason or the service's error. Rejected rows are retried on every run, failed ones until
+    they park; fix the cause (the reason says which field and where) and the next run picks them up."""
+    from p2c_assets.engine.ledger import Ledger
+    from p2c_assets.history import problems_frame, problems_text
+
+    ledger = Ledger.from_env()
+    ledger.upgrade()
+    frame = problems_frame(ledger, flow=flow, outcome=outcome)
+    if csv_path:
+        frame.to_csv(csv_path, index=False)
+        click.echo(f"{len(frame)} problem record(s) written to {csv_path}")
+    else:
+        click.echo(problems_text(frame))
+
+
+@main.command()
 @click.option("--data", default=".sandbox", show_default=True, help="Sandbox data folder.")
 @click.option("--scale", default=200, show_default=True, help="Accounts to seed.")
 def demo(data: str, scale: int) -> None:

@@ -11,7 +11,7 @@ from p2c_assets.run_report import RunReport
 def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
             instance: dg.DagsterInstance | None = None, log_level: str = "WARNING",
             **config) -> dg.ExecuteInProcessResult:
-    """`config` (full_resync, max_reject_share) goes to every target asset the job
+    """`config` (full_resync, max_problem_share, min_problem_rows) goes to every target asset the job
     selects; `full_resync` also makes the source assets read everything again."""
     from p2c_assets.definitions import build_definitions
 

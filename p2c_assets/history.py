@@ -89,3 +89,32 @@ def _time(moment: datetime) -> str:
 
 def _seconds(run: RunSummary) -> str:
     return f"{(run.finished_at - run.started_at).total_seconds():.1f}" if run.finished_at else ""
+
+
+def problems_frame(ledger: Ledger, flow: str | None = None, outcome: str | None = None) -> pd.DataFrame:
+    """Every problem record (rejected, failed, blocked, parked) with what a user needs to fix it."""
+    return pd.DataFrame(
+        [
+            {
+                "flow": p.flow,
+                "key": p.key,
+                "legal entity": p.legal_entity or "",
+                "outcome": p.outcome,
+                "attempts": p.attempts,
+                "since": _time(p.since) if p.since else "",
+                "last landed": _time(p.last_synced) if p.last_synced else "never",
+                "code": p.error_code or "",
+                "reason": " ".join((p.error_message or "").split()),
+            }
+            for p in ledger.problems(flow=flow, outcome=outcome)
+        ],
+        columns=["flow", "key", "legal entity", "outcome", "attempts", "since", "last landed", "code", "reason"],
+    )
+
+
+def problems_text(frame: pd.DataFrame) -> str:
+    """What `p2c problems` prints: the rows, then how many of each outcome."""
+    if frame.empty:
+        return "No problem records: every record's last outcome landed."
+    totals = ", ".join(f"{n} {o}" for o, n in frame["outcome"].value_counts().items())
+    return f"{_render(frame)}\n{len(frame)} problem record(s): {totals}"

@@ -170,3 +170,16 @@ def test_a_no_change_run_writes_nothing(second_run, first_run):
     _all_checks_passed(third)
     written = sum(m["rows_created"] + m["rows_updated"] for m in target_metadata(third).values())
     assert written == 0
+
+
+@pytest.mark.parametrize("run", ["first_run", "second_run"])
+def test_every_extracted_row_is_accounted_for(run, request):
+    """extracted = filtered out + created + updated + unchanged + rejected + failed + blocked + parked,
+    for every target asset, in the metadata a user reads."""
+    result = request.getfixturevalue(run)
+    result = result[1] if isinstance(result, tuple) else result
+    outcomes = ("filtered_out", "created", "updated", "unchanged", "rejected", "failed", "blocked", "parked")
+    for asset, meta in target_metadata(result).items():
+        assert meta["rows_extracted"] == sum(meta[f"rows_{o}"] for o in outcomes), (asset, meta)
+    routed = target_metadata(result)["fo/customers"]
+    assert routed["rows_filtered_out"] > 0  # contacts that are not active customers are routed elsewhere

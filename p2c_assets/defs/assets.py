@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from p2c_assets.defs.reporting import column_schema, report_metadata, source_check, target_checks
 from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
@@ -88,7 +89,12 @@ class SyncConfig(dg.Config):
     """Run config of a target asset."""
 
     full_resync: bool = False  # write every valid row, even unchanged ones
-    max_reject_share: float = 0.05  # rejected share above which the check is an error and blocks downstream
+    max_problem_share: float = Field(0.05, description=(
+        "Rejected or failed rows are a warning; above this share of the rows a run attempted (and at "
+        "least min_problem_rows of them) they are an error that stops the downstream assets."))
+    min_problem_rows: int = Field(10, description=(
+        "The fewest rejected or failed rows that can stop downstream assets (so one bad record on a "
+        "small tenant never does)."))
 
 
 def client_for(system: str, dataverse: DataverseResource, finops: FinOpsResource):
@@ -126,13 +132,13 @@ def build_source_asset(spec: SourceAsset) -> dg.AssetsDefinition:
         else:
             frame, mode = extract(client, source, companies=settings.companies, headers=headers), "full"
         context.log.info(f"{asset_key.to_user_string()}: {len(frame)} rows, {mode}")
-        yield source_check(schema, frame, asset_key)
         yield dg.Output(frame, metadata={
             "dagster/row_count": len(frame),
             "extract_mode": mode,
             "http_requests": client.stats.requests - before,
             "preview": dg.MetadataValue.md(_preview(frame)),
         })
+        yield source_check(schema, frame, asset_key)  # after the output: it belongs to this materialization
 
     return source_asset
 
@@ -183,7 +189,8 @@ def build_target_asset(spec: TargetAsset) -> dg.AssetsDefinition:
             context.log.info(f"{flow}: {dict(report.counts)} in {report.duration_s:.1f}s, {report.requests} requests")
             reports.append(report)
         yield dg.MaterializeResult(metadata=report_metadata(reports),
-                                   check_results=target_checks(reports, asset_key, config.max_reject_share))
+                                   check_results=target_checks(reports, asset_key, config.max_problem_share,
+                                                              config.min_problem_rows))
 
     return target_asset
 

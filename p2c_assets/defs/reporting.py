@@ -1,9 +1,9 @@
 """Turns validation results and sync reports into what a user reads in the Dagster UI.
 
-Severity follows what an integration engineer needs: some rejected rows is a warning (they are kept
-and retried), more than the allowed share is an error that blocks downstream assets, and any write
-failure, blocked line or run that moved nothing while rows were pending is an error too. A run is never
-green while nothing moved.
+Severity follows what an integration engineer needs: problem rows (rejected, failed, blocked, parked)
+are a warning, listed record by record, and the rest of the flow and the flows after it go on; only a
+problem share that looks systemic (above the allowed share of the rows attempted and a minimum count)
+is an error that blocks downstream assets.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
-from p2c_assets.engine.ledger import RUN_OUTCOMES as OUTCOMES
+from p2c_assets.engine.sync import OUTCOMES, PROBLEM_COLUMNS, PROBLEMS
 from p2c_assets.engine.validate import validate
+
+PROBLEM_ROWS = 300  # problem rows shown in the UI; `p2c problems` lists them all
 
 
 def table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
+    """A UI table of the first `limit` rows (samples); problem lists use `problems_table`."""
     sample = frame.head(limit).astype(str)
     return dg.MetadataValue.table(
         records=[dg.TableRecord(r) for r in sample.to_dict(orient="records")],
@@ -49,60 +52,82 @@ def source_check(schema: pa.DataFrameSchema, frame: pd.DataFrame, asset_key: dg.
     )
 
 
-def target_checks(reports, asset_key: dg.AssetKey, max_share: float) -> list[dg.AssetCheckResult]:
+def target_checks(reports, asset_key: dg.AssetKey, max_share: float, min_rows: int) -> list[dg.AssetCheckResult]:
+    """`valid_rows` and `writes_landed`: WARN for problem rows, ERROR (blocking downstream) only when
+    the problems look systemic: more than `max_share` of the rows this run attempted AND at least
+    `min_rows` of them. One bad account among 20 is that account's problem, not the business's."""
     counts = sum((r.counts for r in reports), Counter())
-    considered = sum(counts[o] for o in OUTCOMES) or 1
-    share = counts["rejected"] / considered
-    rejected = pd.concat([r.rejected.assign(flow=r.flow) for r in reports], ignore_index=True)
+    attempted = sum(r.attempted for r in reports)
+    problems = problem_rows(reports)
     by_rule = pd.concat([r.by_rule for r in reports], ignore_index=True)
+
+    def severity(n: int) -> dg.AssetCheckSeverity:
+        systemic = n >= min_rows and n > max_share * attempted
+        return dg.AssetCheckSeverity.ERROR if systemic else dg.AssetCheckSeverity.WARN
+
+    def share(n: int) -> str:
+        return (f"{n} of {attempted} rows attempted ({n / max(attempted, 1):.0%}); blocks downstream above "
+                f"{max_share:.0%} and {min_rows} rows")
+
+    rejected = problems[problems["outcome"] == "rejected"]
     valid = dg.AssetCheckResult(
         asset_key=asset_key, check_name="valid_rows", passed=counts["rejected"] == 0,
-        severity=dg.AssetCheckSeverity.ERROR if share > max_share else dg.AssetCheckSeverity.WARN,
-        description=(f"{counts['rejected']} rows rejected ({share:.1%}; error above {max_share:.0%})"
-                     if counts["rejected"] else None),
-        metadata={"rejected": counts["rejected"], "rejected_share": round(share, 4),
+        severity=severity(counts["rejected"]),
+        description=f"rejected: {share(counts['rejected'])}" if counts["rejected"] else None,
+        metadata={"rejected": counts["rejected"], "attempted": attempted,
                   "failures_by_rule": dg.MetadataValue.md(_md(by_rule)),
-                  "rejected_sample": table(rejected)},
+                  "rejected_rows": problems_table(rejected, reports)},
     )
-    failed = pd.concat([r.failed.assign(flow=r.flow) for r in reports], ignore_index=True)
-    pending = sum(r.pending for r in reports)
-    moved = counts["created"] + counts["updated"]
-    stalled = pending > 0 and moved == 0 and not any(r.dry_run for r in reports)
-    problems = []
-    if counts["failed"]:
-        problems.append(f"{counts['failed']} rows failed on the target")
-    if counts["blocked"]:
-        problems.append(f"{counts['blocked']} lines blocked by their header")
-    if counts["parked"]:
-        problems.append(f"{counts['parked']} rows parked after repeated failures (retry_failed job or p2c unpark)")
-    if stalled:
-        problems.append(f"{pending} rows were pending and nothing moved")
-    # lines blocked by a rejected header are that rejection's echo (a warning); anything the target
-    # refused, rows parked, or a run that moved nothing while rows were pending is an error
-    serious = counts["failed"] or counts["parked"] or stalled
+    found = [f"failed: {share(counts['failed'])}" if counts["failed"] else "",
+             f"{counts['parked']} rows parked (retried when their source changes or one row with the same "
+             f"error lands; `p2c unpark` retries them now)" if counts["parked"] else "",
+             f"{counts['blocked']} lines blocked by a header that did not land" if counts["blocked"] else ""]
     landed = dg.AssetCheckResult(
-        asset_key=asset_key, check_name="writes_landed", passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR if serious else dg.AssetCheckSeverity.WARN,
-        description="; ".join(problems) or None,
-        metadata={"failed": counts["failed"], "blocked": counts["blocked"], "parked": counts["parked"], "failed_sample": table(failed)},
+        asset_key=asset_key, check_name="writes_landed", passed=not any(found),
+        severity=severity(counts["failed"]), description="; ".join(f for f in found if f) or None,
+        metadata={"failed": counts["failed"], "blocked": counts["blocked"], "parked": counts["parked"],
+                  "attempted": attempted,
+                  "problem_rows": problems_table(problems[problems["outcome"] != "rejected"], reports)},
     )
     return [valid, landed]
 
 
+def problem_rows(reports) -> pd.DataFrame:
+    frames = [r.problems.assign(flow=r.flow) for r in reports if not r.problems.empty]
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=["flow", *PROBLEM_COLUMNS]))[["flow", *PROBLEM_COLUMNS]]
+
+
+def problems_table(problems: pd.DataFrame, reports) -> dg.MetadataValue:
+    """Every problem row up to PROBLEM_ROWS, then 'N of M' and the command that lists the rest."""
+    if len(problems) <= PROBLEM_ROWS:
+        return table(problems, PROBLEM_ROWS)
+    flows = " ".join(f"--flow {r.flow}" for r in reports[:1])
+    return dg.MetadataValue.md(f"{PROBLEM_ROWS} of {len(problems)} rows (all: `p2c problems {flows}`)\n\n"
+                               + _md(problems.head(PROBLEM_ROWS)))
+
+
 def report_metadata(reports) -> dict:
     counts = sum((r.counts for r in reports), Counter())
+    extracted = sum(r.extracted for r in reports)
+    filtered = sum(r.filtered for r in reports)
     written = counts["created"] + counts["updated"]
-    metadata: dict = {"result": (f"{counts['created']} created, {counts['updated']} updated, "
-                                 f"{counts['unchanged']} unchanged" if written else
-                                 f"no changes: {counts['unchanged']} rows unchanged, nothing written")}
+    result = (f"{counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged"
+              if written else f"no changes: {counts['unchanged']} rows unchanged, nothing written")
+    troubles = ", ".join(f"{counts[o]} {o}" for o in PROBLEMS if counts[o])
+    metadata: dict = {"result": result + (f"; {troubles}" if troubles else "")}
+    metadata.update({"rows_extracted": extracted, "rows_filtered_out": filtered})
     metadata.update({f"rows_{o}": counts[o] for o in OUTCOMES})
     metadata.update({
-        "rows_extracted": sum(r.extracted for r in reports),
         "http_requests": sum(r.requests for r in reports),
         "duration_s": round(sum(r.duration_s for r in reports), 2),
         "dry_run": any(r.dry_run for r in reports),
+        # extracted = filtered out + every outcome, per flow
         "summary": dg.MetadataValue.md(_md(pd.DataFrame(
-            [{"flow": r.flow, **{o: r.counts[o] for o in OUTCOMES}, "requests": r.requests} for r in reports]))),
+            [{"flow": r.flow, "extracted": r.extracted, "filtered out": r.filtered,
+              **{o: r.counts[o] for o in OUTCOMES}, "filter": r.filter_rule or "", "requests": r.requests}
+             for r in reports]))),
+        "problem_rows": problems_table(problem_rows(reports), reports),
         "preview": dg.MetadataValue.md(_md(pd.concat([r.preview for r in reports]).head(5))),
     })
     diff = pd.concat([r.field_diff for r in reports if not r.field_diff.empty] or [pd.DataFrame()])

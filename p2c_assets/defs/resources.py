@@ -9,7 +9,7 @@ Azurite's account key).
 import os
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
 from p2c_assets.engine.ledger import Ledger
@@ -19,13 +19,17 @@ from p2c_assets.flows.settings import Settings, load_settings
 class LedgerResource(dg.ConfigurableResource):
     """Durable per-record sync state: SQLite beside the Dagster home, or PostgreSQL (P2C_STATE_URL)."""
 
-    state_url: str | None = None
+    state_url: str | None = Field(None, description="SQLAlchemy URL of the ledger database; empty: "
+                                  "$P2C_STATE_URL, else SQLite beside the Dagster home.")
+    max_attempts: int = Field(5, description="Failed writes in a row after which a record is parked (sent "
+                              "again when its source changes or a row with the same error lands).")
 
     _ledger = PrivateAttr(default=None)
 
     def get(self) -> Ledger:
         if self._ledger is None:
-            self._ledger = Ledger(self.state_url) if self.state_url else Ledger.from_env()
+            self._ledger = (Ledger(self.state_url, max_attempts=self.max_attempts) if self.state_url
+                            else Ledger.from_env(max_attempts=self.max_attempts))
             self._ledger.upgrade()
         return self._ledger
 

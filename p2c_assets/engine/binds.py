@@ -36,7 +36,8 @@ def bind_rows(template: FlowTemplate, frame: pd.DataFrame, references: Reference
             nav, ref = _reference(field, bind, value, references)
             if ref is None:
                 problems.setdefault(row, []).append(
-                    f"{field} no {bind.entity_set} with {bind.by} {value!r} in Sales")
+                    f"{field}: no {bind.entity_set} with {bind.by} {value!r} in Sales; create it there (or sync "
+                    f"it first) and this row is sent on the next run")
                 continue
             navs.setdefault(f"{nav}@odata.bind", [None] * len(payload))[payload.index.get_loc(row)] = ref
         for name, refs in navs.items():

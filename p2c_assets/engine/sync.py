@@ -1,10 +1,16 @@
-"""One sync of one flow: map -> validate -> bind -> diff -> write -> record (DESIGN.md section 4).
+"""One sync of one flow: plan (map -> validate -> bind -> diff), write, record (DESIGN.md section 4).
 
 The engine knows neither Dagster nor HTTP details: it takes a flow template, the extracted source
 frame, a target client (the connector contract of docs/architecture.md 3) and the ledger, and returns
-a `SyncReport` that the Dagster layer turns into metadata and checks. Every row ends with exactly one
-outcome in the ledger: created, updated, unchanged, rejected (failed validation, never sent), failed
-(the target refused it), blocked (its header did not land) or parked (kept failing).
+a `SyncReport` that the Dagster layer turns into metadata and checks.
+
+Every extracted row is accounted for exactly once: filtered out (the template's row filter or
+routing rule), or one outcome: created, updated, unchanged, rejected (failed validation or a
+missing reference, never sent), failed (the target refused it), blocked (its header did not land)
+or parked (kept failing; retried when its source changes, and when a probe (one parked row per
+distinct error, sent again every run) lands, so rows parked for a missing price list or currency go
+as soon as it exists).
+A problem row affects only itself and the rows that depend on it.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -20,31 +26,55 @@ from p2c_assets.engine.binds import bind_rows
 from p2c_assets.engine.diff import compare, content_hashes
 from p2c_assets.engine.ledger import Ledger, RecordOutcome
 from p2c_assets.engine.mapping import map_rows, natural_key
-from p2c_assets.engine.references import References
+from p2c_assets.engine.references import References, fold
 from p2c_assets.engine.validate import validate
-from p2c_assets.engine.values import normal
 from p2c_assets.flows.template import FlowTemplate
 from p2c_assets.schemas import BY_ENTITY_SET
 
 LANDED = {"created", "updated", "unchanged"}
+WRITTEN = ("created", "updated")
+PROBES = 20  # distinct errors among parked rows probed per run
+OUTCOMES = ("created", "updated", "unchanged", "rejected", "failed", "blocked", "parked")
+PROBLEMS = ("rejected", "failed", "blocked", "parked")
+PROBLEM_COLUMNS = ["key", "legal_entity", "outcome", "reason", "error_code", "error_message"]
 
 
 @dataclass
 class SyncReport:
     flow: str
     extracted: int
-    counts: Counter
-    rejected: pd.DataFrame  # key, reason
-    failed: pd.DataFrame  # key, error_code, error_message
+    filtered: int  # dropped by the template's row filter or routing rule, with `filter_rule`
+    filter_rule: str | None
+    counts: Counter  # per extracted row; with `filtered` they add up to `extracted`
+    problems: pd.DataFrame  # one row per problem row: PROBLEM_COLUMNS
     by_rule: pd.DataFrame
     sample: pd.DataFrame
     preview: pd.DataFrame
     requests: int
     duration_s: float
     dry_run: bool
+    attempted: int = 0  # rows this run tried to send, or refused to: the base of the problem shares
     pending: int = 0  # rows selected for writing (changed, valid, bound, not blocked or parked)
     run_id: int | None = None
     field_diff: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class Plan:
+    """What a run will do with each mapped row, decided before anything is written."""
+
+    mapped: pd.DataFrame
+    keys: pd.Series
+    hashes: pd.Series
+    legal_entities: pd.Series
+    reasons: pd.Series  # row -> why it was rejected (validation, company mapping, binds)
+    blocked: list
+    parked: list
+    payload: pd.DataFrame  # rows to write, binds resolved
+    states: dict
+    validation: object
+    # parked rows sent again as a probe (one per distinct error) -> the parked rows sharing its error
+    probes: dict = field(default_factory=dict)
 
 
 def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger,
@@ -62,76 +92,192 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledge
           dry_run: bool, full: bool, batch_size: int, run_id: int | None) -> SyncReport:
     started = time.monotonic()
     requests_before = client.stats.requests
-    references = References(client)
-    mapped = map_rows(template, source, companies)
-    keys = natural_key(mapped, template.target.key)
-    checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped)
-    blocked = _blocked_rows(template, checked.valid, ledger)
-    valid = checked.valid.drop(index=blocked)
-
-    states = ledger.states(template.name)
-    hashes = content_hashes(mapped)
-    parked = {row for row in valid.index if not full and _parked(states.get(keys[row]), hashes[row])}
-    changed = [row for row in valid.index
-               if row not in parked and (full or not _unchanged(states.get(keys[row]), hashes[row]))]
-    # binds are resolved for the rows about to be written only: a no-change run reads nothing more
-    payload, bind_reasons = (bind_rows(template, valid.loc[changed], references) if template.binds
-                             else (valid.loc[changed], pd.Series(dtype=object)))
-    reasons = pd.concat([checked.reasons, bind_reasons])
-    pending = list(payload.index)
-
-    outcomes: dict[int, tuple[str, str | None, str | None, str | None]] = {}
+    plan = plan_rows(template, source, client=client, ledger=ledger, companies=companies, full=full)
     field_diff = pd.DataFrame()
     if dry_run:
-        existing, field_diff = _predict(template, mapped.loc[pending], client, companies)
-        for row in pending:
-            outcomes[row] = ("updated" if keys[row].casefold() in existing else "created", None, None, None)
+        outcomes, field_diff = _predict(template, plan, client, companies)
     else:
-        outcomes.update(_write(template, client, payload.loc[pending], keys, batch_size, states))
-
-    rows: list[RecordOutcome] = []
-    company = template.company_field if template.target.system == "fo" else None
-    for row in mapped.index:
-        if row in reasons.index:
-            outcome, target_id, code, message = "rejected", None, "validation", reasons[row]
-        elif row in blocked:
-            outcome, target_id, code, message = "blocked", None, "header", "its header did not land"
-        elif row in parked:
-            continue  # stays parked in the ledger until `p2c unpark` or the source changes
-        elif row in outcomes:
-            outcome, target_id, code, message = outcomes[row]
-        else:
-            state = states.get(keys[row])
-            outcome, target_id, code, message = "unchanged", getattr(state, "target_id", None), None, None
-        rows.append(RecordOutcome(key=keys[row], legal_entity=mapped.at[row, company] if company else None,
-                                  content_hash=hashes[row], outcome=outcome, target_id=target_id,
-                                  error_code=code, error_message=message))
-    rows = _one_per_key(rows)
-    counts = Counter(r.outcome for r in rows)
-    counts["parked"] = len(parked)
+        outcomes = write(template, client, plan, batch_size)
+        outcomes.update(_unpark_with_probes(template, client, plan, outcomes, batch_size))
+    per_row = outcome_per_row(plan, outcomes)
     requests = client.stats.requests - requests_before
     if run_id is not None:
-        recorded = ledger.record(run_id, template.name, rows)  # rows that failed once too often: parked
-        counts["failed"] -= recorded.get("parked", 0)
-        counts["parked"] += recorded.get("parked", 0)
-        status = "failed" if counts["failed"] or counts["parked"] else ("warning" if counts["rejected"] or counts["blocked"] else "success")
-        ledger.finish_run(run_id, counts=dict(counts), requests=requests, status=status)
-    failed = pd.DataFrame([{"key": r.key, "error_code": r.error_code, "error_message": r.error_message}
-                           for r in rows if r.outcome == "failed"], columns=["key", "error_code", "error_message"])
-    rejected = pd.DataFrame([{"key": r.key, "reason": r.error_message} for r in rows if r.outcome == "rejected"],
-                            columns=["key", "reason"])
-    return SyncReport(flow=template.name, extracted=len(source), counts=counts, rejected=rejected, failed=failed,
-                      by_rule=checked.by_rule, sample=checked.sample, preview=mapped.head(5), requests=requests,
-                      duration_s=time.monotonic() - started, dry_run=dry_run, pending=len(pending), run_id=run_id,
-                      field_diff=field_diff)
+        ledger.record(run_id, template.name, ledger_rows(template, plan, per_row))
+        # a failure that used up the row's attempts parked it: report it as parked
+        per_row = {row: ("parked", *rest) if outcome == "failed" and _parks(plan.states.get(plan.keys[row]), ledger)
+                   else (outcome, *rest) for row, (outcome, *rest) in per_row.items()}
+    counts = Counter(outcome for outcome, *_ in per_row.values())
+    if run_id is not None:
+        ledger.finish_run(run_id, counts=_per_record(plan, per_row), requests=requests,
+                          status="warning" if any(counts[o] for o in PROBLEMS) else "success")
+    return SyncReport(
+        flow=template.name, extracted=len(source), filtered=len(source) - len(plan.mapped),
+        filter_rule=template.row_filter, counts=counts, problems=_problems(plan, per_row),
+        by_rule=plan.validation.by_rule, sample=plan.validation.sample, preview=plan.mapped.head(5),
+        requests=requests, duration_s=time.monotonic() - started, dry_run=dry_run,
+        attempted=len(outcomes) + len(plan.reasons), pending=len(plan.payload), run_id=run_id,
+        field_diff=field_diff)
 
 
-def _one_per_key(rows: list[RecordOutcome]) -> list[RecordOutcome]:
-    """Rows sharing a natural key were rejected together as duplicates: the ledger keeps one record."""
+def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger,
+              companies: dict[str, str], full: bool = False) -> Plan:
+    """Map, validate, find blocked, parked and changed rows, and bind the ones to write."""
+    mapped = map_rows(template, source, companies)
+    keys = natural_key(mapped, template.target.key)
+    company = template.company_field
+    legal_entities = (mapped[company] if company and template.target.system == "fo"
+                      else source.get("dataAreaId", pd.Series(None, index=source.index))).reindex(mapped.index)
+    checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped, _value_map_hint(template))
+    # an unmapped legal entity explains the blank company field (and the key) better than validation
+    reasons = _unmapped_company(template, mapped, source).combine_first(checked.reasons)
+    valid = mapped.drop(index=reasons.index)
+    blocked = _blocked_rows(template, valid, ledger)
+    valid = valid.drop(index=blocked)
+    states = ledger.states(template.name)
+    hashes = content_hashes(mapped)
+    parked = [row for row in valid.index if not full and _parked(states.get(keys[row]), hashes[row])]
+    probes = _probes(parked, states, keys)
+    parked = [row for row in parked if row not in probes]
+    changed = [row for row in valid.index
+               if row not in set(parked) and (full or not _unchanged(states.get(keys[row]), hashes[row]))]
+    payload, bind_reasons = _bound(template, valid.loc[changed], client)
+    return Plan(mapped, keys, hashes, legal_entities, pd.concat([reasons, bind_reasons]), blocked, parked,
+                payload, states, checked, probes)
+
+
+def _bound(template: FlowTemplate, rows: pd.DataFrame, client) -> tuple[pd.DataFrame, pd.Series]:
+    """Binds are resolved for the rows about to be written only: a no-change run reads nothing more."""
+    if not template.binds:
+        return rows, pd.Series(dtype=object)
+    return bind_rows(template, rows, References(client))
+
+
+def _probes(parked: list, states: dict, keys: pd.Series, limit: int = PROBES) -> dict:
+    """One parked row per distinct error, sent again each run: when it lands, the cause is gone (the
+    price list, currency or customer it lacked now exists), so the rows parked with it go too."""
+    groups: dict[str, list] = {}
+    for row in parked:
+        groups.setdefault(getattr(states.get(keys[row]), "error_message", None) or "", []).append(row)
+    return {rows[0]: rows[1:] for rows in list(groups.values())[:limit]}
+
+
+def _unpark_with_probes(template: FlowTemplate, client, plan: Plan, outcomes: dict, batch_size: int) -> dict:
+    """Send the rows parked with a probe that landed; their outcomes."""
+    freed = [row for probe, rows in plan.probes.items()
+             if outcomes.get(probe, ("",))[0] in WRITTEN for row in rows]
+    if not freed:
+        return {}
+    payload, reasons = _bound(template, plan.mapped.loc[freed], client)
+    plan.parked = [row for row in plan.parked if row not in set(freed)]
+    plan.reasons = pd.concat([plan.reasons, reasons])
+    return write(template, client, replace(plan, payload=payload), batch_size)
+
+
+def _value_map_hint(template: FlowTemplate):
+    """A value-mapped field that fails validation with a value the map does not know: say so."""
+    def explain(column: str, value) -> str | None:
+        value_map = template.value_maps.get(column)
+        if value_map is None or str(value) in value_map.values:
+            return None
+        return (f"has no entry in the value map from {value_map.source}: add it under "
+                f"flows.{template.name}.value_maps.{column} in p2c_flows.yaml")
+    return explain
+
+
+def _unmapped_company(template: FlowTemplate, mapped: pd.DataFrame, source: pd.DataFrame) -> pd.Series:
+    """Rows whose business unit / legal entity the `companies` mapping does not know."""
+    if not template.company_field or mapped.empty:
+        return pd.Series(dtype=object)
+    missing = mapped.index[mapped[template.company_field].isna()]
+    if template.target.system == "fo":
+        column, side = template.business_unit_column, "Sales business unit"
+    else:
+        column, side = "dataAreaId", "F&O legal entity"
+    return pd.Series({row: f"{template.company_field}: {side} {source.at[row, column]!r} is not in 'companies' "
+                           f"(p2c_flows.yaml); add it there to sync this record" for row in missing}, dtype=object)
+
+
+def write(template: FlowTemplate, client, plan: Plan, batch_size: int) -> dict:
+    """Send the payload; row -> (outcome, target id, error code, error message)."""
+    payload = plan.payload
+    if payload.empty:
+        return {}
+    # None is left out rather than sent: a sync never blanks a field the target already has
+    records = [{k: _whole(v) for k, v in row.items() if v is not None} for row in payload.to_dict(orient="records")]
+    results = client.upsert_many(template.target.entity_set, records, key=list(template.target.key),
+                                 batch_size=batch_size)
+    outcomes = {row: (r.status, r.target_id, r.error_code, r.error_message) for row, r in zip(payload.index, results)}
+    if template.after_create:
+        # rows created now, and rows that never landed before (a failed activation is retried too)
+        fresh = [row for row, r in zip(payload.index, results) if r.status == "created" or (
+            r.status == "updated" and getattr(plan.states.get(plan.keys[row]), "outcome", None) not in LANDED)]
+        activations = [dict(zip(template.target.key, payload.loc[row, list(template.target.key)])) | template.after_create
+                       for row in fresh]
+        for row, r in zip(fresh, client.upsert_many(template.target.entity_set, activations,
+                                                    key=list(template.target.key), batch_size=batch_size)
+                          if activations else ()):
+            if r.status == "failed":
+                outcomes[row] = ("failed", r.target_id, r.error_code, r.error_message)
+    return outcomes
+
+
+def outcome_per_row(plan: Plan, outcomes: dict) -> dict:
+    """Every mapped row's (outcome, target id, error code, message)."""
+    per_row = {}
+    blocked, parked = set(plan.blocked), set(plan.parked)
+    for row in plan.mapped.index:
+        state = plan.states.get(plan.keys[row])
+        if row in plan.reasons.index:
+            per_row[row] = ("rejected", None, "validation", plan.reasons[row])
+        elif row in blocked:
+            per_row[row] = ("blocked", None, "header", "its header did not land")
+        elif row in parked:
+            per_row[row] = ("parked", getattr(state, "target_id", None), "parked",
+                            f"parked after {getattr(state, 'attempts', 0)} failed attempts: "
+                            f"{getattr(state, 'error_message', None) or 'no message'}")
+        elif row in outcomes:
+            per_row[row] = outcomes[row]
+        else:
+            per_row[row] = ("unchanged", getattr(state, "target_id", None), None, None)
+    return per_row
+
+
+def ledger_rows(template: FlowTemplate, plan: Plan, per_row: dict) -> list[RecordOutcome]:
+    """One record per natural key (rows sharing a key were rejected together as duplicates); parked
+    rows are not recorded: they stay parked until `p2c unpark` or their source changes."""
     seen: dict[str, RecordOutcome] = {}
-    for row in rows:
-        seen.setdefault(row.key, row)
+    company = template.company_field if template.target.system == "fo" else None
+    for row, (outcome, target_id, code, message) in per_row.items():
+        if outcome == "parked":
+            continue
+        seen.setdefault(plan.keys[row], RecordOutcome(
+            key=plan.keys[row], legal_entity=plan.mapped.at[row, company] if company else None,
+            content_hash=plan.hashes[row], outcome=outcome, target_id=target_id, error_code=code,
+            error_message=message))
     return list(seen.values())
+
+
+def _per_record(plan: Plan, per_row: dict) -> dict:
+    """The ledger's run counts are per record; duplicate keys count once there."""
+    per_key = {}
+    for row, (outcome, *_) in per_row.items():
+        per_key.setdefault(plan.keys[row], outcome)
+    return dict(Counter(per_key.values()))
+
+
+def _parks(state, ledger: Ledger) -> bool:
+    """Whether one more failure parks a record with this state."""
+    attempts = getattr(state, "attempts", 0) if getattr(state, "outcome", None) == "failed" else 0
+    return attempts + 1 >= ledger.max_attempts
+
+
+def _problems(plan: Plan, per_row: dict) -> pd.DataFrame:
+    rows = [{"key": plan.keys[row], "legal_entity": plan.legal_entities.get(row), "outcome": outcome,
+             "reason": message if outcome in ("rejected", "blocked", "parked") else None,
+             "error_code": code if outcome in ("failed", "parked") else None,
+             "error_message": message if outcome == "failed" else None}
+            for row, (outcome, _, code, message) in per_row.items() if outcome in PROBLEMS]
+    return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
 
 
 def _unchanged(state, digest: str) -> bool:
@@ -147,44 +293,9 @@ def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, ledger: Ledger)
     """Lines whose header is not landed in the ledger (failed, rejected, blocked or never written)."""
     if template.parent is None or payload.empty:
         return []
-    landed = {k.casefold() for k, s in ledger.states(template.parent.flow).items() if s.outcome in LANDED}
-    header_keys = natural_key(payload, template.parent.key).str.casefold()
+    landed = {fold(k) for k, s in ledger.states(template.parent.flow).items() if s.outcome in LANDED}
+    header_keys = natural_key(payload, template.parent.key).map(fold)
     return list(header_keys[~header_keys.isin(landed)].index)
-
-
-def _write(template: FlowTemplate, client, payload: pd.DataFrame, keys: pd.Series, batch_size: int,
-           states: dict) -> dict:
-    if payload.empty:
-        return {}
-    # None is left out rather than sent: a sync never blanks a field the target already has
-    records = [{k: _whole(v) for k, v in row.items() if v is not None} for row in payload.to_dict(orient="records")]
-    results = client.upsert_many(template.target.entity_set, records, key=list(template.target.key),
-                                 batch_size=batch_size)
-    by_key = {_key_text(r.key): r for r in results}
-    outcomes = {}
-    for row in payload.index:
-        result = by_key.get(keys[row].casefold())
-        if result is None:
-            outcomes[row] = ("failed", None, "missing", "the connector reported no outcome for this row")
-        else:
-            outcomes[row] = (result.status, result.target_id, result.error_code, result.error_message)
-    if template.after_create:
-        # rows created now, and rows that never landed before (a failed activation is retried too)
-        row_of = {keys[row].casefold(): row for row in payload.index}
-        fresh = [r for r in results if r.status == "created" or (
-            r.status == "updated" and getattr(states.get(keys[row_of[_key_text(r.key)]]), "outcome", None)
-            not in LANDED)]
-        activations = [dict(zip(template.target.key, r.key)) | template.after_create for r in fresh]
-        for r in client.upsert_many(template.target.entity_set, activations, key=list(template.target.key),
-                                    batch_size=batch_size) if activations else ():
-            if r.status == "failed":
-                outcomes[row_of[_key_text(r.key)]] = ("failed", r.target_id, r.error_code, r.error_message)
-    return outcomes
-
-
-def _key_text(values: tuple) -> str:
-    """A connector outcome's key as `natural_key` writes it, case-folded for matching."""
-    return "|".join(str(normal(v)) for v in values).casefold()
 
 
 def _whole(value):
@@ -202,11 +313,12 @@ def target_snapshot(template: FlowTemplate, client, companies: dict[str, str]) -
     return client.read(template.target.entity_set, select=columns)
 
 
-def _predict(template: FlowTemplate, pending: pd.DataFrame, client, companies) -> tuple[set, pd.DataFrame]:
+def _predict(template: FlowTemplate, plan: Plan, client, companies) -> tuple[dict, pd.DataFrame]:
+    """What a write would do, from one read of the target: created or updated per pending row."""
+    pending = plan.mapped.loc[plan.payload.index]
     snapshot = target_snapshot(template, client, companies)
-    existing = set()
-    if not snapshot.empty:
-        existing = set(natural_key(snapshot, template.target.key).str.casefold())
+    existing = set() if snapshot.empty else set(natural_key(snapshot, template.target.key).map(fold))
+    outcomes = {row: ("updated" if fold(plan.keys[row]) in existing else "created", None, None, None)
+                for row in pending.index}
     fields = [f for f in template.target_fields if f not in template.binds]
-    diff = compare(pending, snapshot, template.target.key, fields)
-    return existing, diff
+    return outcomes, compare(pending, snapshot, template.target.key, fields)

@@ -1,13 +1,16 @@
 """Validate: the target's pandera schema decides which mapped rows may be sent.
 
-Rows that fail are not sent and not lost: each failure becomes a reason naming the record's key and
-the field ("CustomersV3 usmf|ACC-01005-XQWERT: OrganizationName at most 100 characters (got 'Very…')"),
-kept in the ledger and retried when the source changes. The per-rule counts feed the asset check.
+Rows that fail are not sent and not lost: each failure becomes a reason naming the field, the value
+and the rule ("OrganizationName is 130 characters, at most 100 allowed (EDT DirPartyName): 'Very…'";
+"DeliveryAddressCountryRegionISOCode 'Deutschland' has no entry in the value map from
+address1_country: add it to the flow's value_maps in p2c_flows.yaml"), kept in the ledger with the
+record's key and retried on every run until it passes. The per-rule counts feed the asset check.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
 import pandera.errors as pa_errors
@@ -25,7 +28,11 @@ class Validation:
     sample: pd.DataFrame  # column, check, value, row
 
 
-def validate(schema: pa.DataFrameSchema, mapped: pd.DataFrame) -> Validation:
+# a hint for a failing value: (column, value) -> text that says where the value came from and the fix
+Explain = Callable[[str, object], "str | None"]
+
+
+def validate(schema: pa.DataFrameSchema, mapped: pd.DataFrame, explain: Explain | None = None) -> Validation:
     try:
         schema.validate(mapped, lazy=True)
     except pa_errors.SchemaErrors as err:
@@ -38,7 +45,7 @@ def validate(schema: pa.DataFrameSchema, mapped: pd.DataFrame) -> Validation:
             expanded.append(pd.DataFrame([{**case.to_dict(), "index": i} for i in mapped.index]))
         cases = pd.concat(expanded, ignore_index=True)
         cases["index"] = cases["index"].astype(int)
-        cases["text"] = cases.apply(_reason, axis=1)
+        cases["text"] = [_reason(schema, case, explain) for case in cases.to_dict(orient="records")]
         reasons = cases.groupby("index")["text"].agg(lambda t: "; ".join(dict.fromkeys(t)))
         by_rule = cases.groupby(["column", "check"]).size().reset_index(name="failures")
         sample = cases.rename(columns={"failure_case": "value", "index": "row"})[["row", "column", "check", "value"]]
@@ -47,7 +54,17 @@ def validate(schema: pa.DataFrameSchema, mapped: pd.DataFrame) -> Validation:
     return Validation(mapped, pd.Series(dtype=object), empty, pd.DataFrame(columns=["row", "column", "check", "value"]))
 
 
-def _reason(case: pd.Series) -> str:
-    value = case.get("failure_case")
-    shown = "" if value is None or (isinstance(value, float) and pd.isna(value)) else f" (got {str(value)[:40]!r})"
-    return f"{case['column']} {case['check']}{shown}"
+def _reason(schema: pa.DataFrameSchema, case: dict, explain: Explain | None) -> str:
+    column, check, value = case["column"], case["check"], case.get("failure_case")
+    blank = value is None or (isinstance(value, float) and pd.isna(value))
+    hint = explain(column, value) if explain and not blank else None
+    if hint:
+        return f"{column} {value!r} {hint}"
+    meta = (schema.columns[column].metadata or {}) if column in schema.columns else {}
+    if check.startswith("at most") and not blank:
+        text = str(value)
+        source = f" ({meta['limit_source'].split(',')[0]})" if meta.get("limit_source") else ""
+        return (f"{column} is {len(text)} characters, at most {meta.get('max_length')} allowed{source}: "
+                f"{text[:40]!r}{'…' if len(text) > 40 else ''}")
+    shown = "" if blank else f" (got {str(value)[:60]!r})"
+    return f"{column} {check}{shown}"

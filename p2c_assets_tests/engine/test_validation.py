@@ -21,6 +21,6 @@ def test_bad_rows_are_rejected_with_field_and_reason_and_the_rest_pass():
     reasons = {keys[i]: text for i, text in checked.reasons.items()}
     assert list(checked.valid["CustomerAccount"]) == ["ACC-1"]
     assert "CustomerAccount is required" in reasons["usmf|None"]
-    assert "OrganizationName at most 100 characters" in reasons["usmf|ACC-3"]
+    assert reasons["usmf|ACC-3"].startswith("OrganizationName is 130 characters, at most 100 allowed (EDT DirPartyName)")
     assert "dataAreaId is required" in reasons["None|ACC-4"]
     assert set(checked.by_rule["column"]) >= {"CustomerAccount", "OrganizationName", "dataAreaId"}

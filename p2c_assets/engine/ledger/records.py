@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from p2c_assets.engine.ledger.database import Database
 from p2c_assets.engine.ledger.tables import (
+    ERRORS,
     OUTCOMES,
     PENDING,
     RETRIED,
@@ -67,6 +69,23 @@ class RecordState:
     outcome: str
     attempts: int  # consecutive failed or blocked outcomes
     parked: bool  # kept failing past max_attempts: not retried until unparked
+    error_message: str | None = None  # of the latest outcome
+
+
+@dataclass(frozen=True)
+class ProblemRecord:
+    """A record whose latest outcome is a problem, as `p2c problems` lists it."""
+
+    flow: str
+    key: str
+    legal_entity: str | None
+    outcome: str  # rejected, failed, blocked, or parked
+    error_code: str | None
+    error_message: str | None
+    attempts: int
+    since: datetime | None  # the start of the run in which its current trouble began
+    last_seen: datetime
+    last_synced: datetime | None  # its last successful write, if any
 
 
 class Records(Database):
@@ -81,9 +100,35 @@ class Records(Database):
             records.c.outcome,
             records.c.attempts,
             records.c.parked,
+            records.c.error_message,
         ).where(records.c.flow == flow)
         with self._engine.connect() as conn:
             return {key: RecordState(*rest) for key, *rest in conn.execute(query)}
+
+    def problems(self, flow: str | None = None, outcome: str | None = None) -> list[ProblemRecord]:
+        """Every record whose latest outcome is rejected, failed, blocked or parked, oldest trouble first."""
+        shown = sa.case((records.c.parked, "parked"), else_=records.c.outcome)
+        # when the current trouble began: the first problem event since the record last landed
+        since = (
+            sa.select(sa.func.min(runs.c.started_at))
+            .select_from(record_events.join(runs, runs.c.id == record_events.c.run_id))
+            .where(record_events.c.natural_key == records.c.natural_key, runs.c.flow == records.c.flow,
+                   record_events.c.outcome.in_(ERRORS),
+                   sa.or_(records.c.last_synced.is_(None), runs.c.started_at >= records.c.last_synced))
+            .scalar_subquery()
+        )
+        since = sa.type_coerce(since, UtcDateTime(timezone=True))
+        query = sa.select(records.c.flow, records.c.natural_key, records.c.legal_entity, shown,
+                          records.c.error_code, records.c.error_message, records.c.attempts, since,
+                          records.c.last_seen, records.c.last_synced).where(
+            sa.or_(records.c.parked, records.c.outcome.in_(ERRORS)))
+        if flow is not None:
+            query = query.where(records.c.flow == flow)
+        if outcome is not None:
+            query = query.where(shown == outcome)
+        with self._engine.connect() as conn:
+            found = [ProblemRecord(*row) for row in conn.execute(query.order_by(records.c.flow, records.c.natural_key))]
+        return sorted(found, key=lambda p: (p.since is None, p.since or p.last_seen))
 
     def record(self, run: int, flow: str, outcomes: Iterable[RecordOutcome]) -> dict[str, int]:
         """Upsert the outcome of many records in one transaction; returns counts per run outcome.
