@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 
 from p2c_assets.connectors import ConnectorError, DataverseClient, FinOpsClient
 from p2c_assets.connectors.metadata import EntityShape, describe
+from p2c_assets.connectors.odata import fold
 from p2c_assets.flows.footprint import Touch, footprint
 from p2c_assets.flows.settings import Settings
 from p2c_assets.flows.template import FlowTemplate
@@ -145,8 +146,8 @@ def _reference_data(settings: Settings, dataverse: DataverseClient, finops: FinO
     units = settings.templates["products"].value_maps["defaultuomid"].values
     found = _fo_codes(finops, "LegalEntities", "LegalEntityId", companies, company_specific=False)
     for company in companies:
-        yield Check("F&O", f"legal entity {company}", company.casefold() in found,
-                    "" if company.casefold() in found else "fix: correct 'companies' in the overrides file")
+        yield Check("F&O", f"legal entity {company}", fold(company) in found,
+                    "" if fold(company) in found else "fix: correct 'companies' in the overrides file")
     for entity_set, field, flows in (("CustomerGroups", "CustomerGroupId", ("accounts", "contact_customers")),
                                      ("OperationalSites", "SiteId", ("accounts",)),
                                      ("Warehouses", "WarehouseId", ("accounts",)),
@@ -156,25 +157,25 @@ def _reference_data(settings: Settings, dataverse: DataverseClient, finops: FinO
         have = _fo_codes(finops, entity_set, field, companies, company_specific)
         for company in companies if company_specific else ["all companies"]:
             for value in values:
-                ok = ((company, value.casefold()) in have) if company_specific else value.casefold() in have
+                ok = ((company, fold(value)) in have) if company_specific else fold(value) in have
                 yield Check("F&O", f"{field} '{value}' in {company}", ok, "" if ok else
                             f"fix: create it in F&O ({entity_set}) or change the template default {field}")
     fo_units = _fo_codes(finops, "UnitsOfMeasure", "UnitSymbol", companies, company_specific=False)
     sales_units = _names(dataverse, "uoms", "name")
     for symbol, name in sorted((k, v) for k, v in units.items() if k):
-        yield Check("F&O", f"unit '{symbol}'", symbol.casefold() in fo_units,
-                    "" if symbol.casefold() in fo_units else "fix: create the unit or change the products unit value map")
-        yield Check("Dataverse", f"unit '{name}' (for F&O '{symbol}')", name.casefold() in sales_units,
-                    "" if name.casefold() in sales_units else "fix: create the unit in the 'Default unit' group")
+        yield Check("F&O", f"unit '{symbol}'", fold(symbol) in fo_units,
+                    "" if fold(symbol) in fo_units else "fix: create the unit or change the products unit value map")
+        yield Check("Dataverse", f"unit '{name}' (for F&O '{symbol}')", fold(name) in sales_units,
+                    "" if fold(name) in sales_units else "fix: create the unit in the 'Default unit' group")
     groups = _names(dataverse, "uomschedules", "name")
     group = str(settings.templates["products"].defaults.get("defaultuomscheduleid", ""))
-    yield Check("Dataverse", f"unit group '{group}'", group.casefold() in groups,
-                "" if group.casefold() in groups else "fix: create the unit group or change the products default")
+    yield Check("Dataverse", f"unit group '{group}'", fold(group) in groups,
+                "" if fold(group) in groups else "fix: create the unit group or change the products default")
     yield from _price_lists(settings, dataverse)
     units_found = _names(dataverse, "businessunits", "name")
     for company, unit in sorted(settings.companies.items()):
-        yield Check("Dataverse", f"business unit '{unit}' (for {company})", unit.casefold() in units_found,
-                    "" if unit.casefold() in units_found else "fix: create the business unit or correct 'companies'")
+        yield Check("Dataverse", f"business unit '{unit}' (for {company})", fold(unit) in units_found,
+                    "" if fold(unit) in units_found else "fix: create the business unit or correct 'companies'")
 
 
 def _price_lists(settings: Settings, dataverse: DataverseClient) -> Iterator[Check]:
@@ -182,12 +183,12 @@ def _price_lists(settings: Settings, dataverse: DataverseClient) -> Iterator[Che
     lists = dataverse.read("pricelevels", select=["name", "_transactioncurrencyid_value"])
     currencies = dataverse.read("transactioncurrencies", select=["transactioncurrencyid", "isocurrencycode"])
     iso = dict(zip(currencies["transactioncurrencyid"], currencies["isocurrencycode"]))
-    currency_of = {str(n).casefold(): iso.get(c) for n, c in zip(lists["name"], lists["_transactioncurrencyid_value"])}
+    currency_of = {fold(str(n)): iso.get(c) for n, c in zip(lists["name"], lists["_transactioncurrencyid_value"])}
     wanted = {}
     for flow in ("orders", "invoices"):
         wanted.update(settings.templates[flow].value_maps["pricelevelid"].values)
     for currency, name in sorted(wanted.items()):
-        have = currency_of.get(str(name).casefold(), "missing")
+        have = currency_of.get(fold(str(name)), "missing")
         ok = have != "missing" and (not currency or have == currency)
         detail = "" if ok else ("fix: create the price list or change the pricelevelid value map" if have == "missing"
                                 else f"it is in {have}; fix: map {currency} to a {currency} price list")
@@ -201,9 +202,9 @@ def _fo_codes(finops: FinOpsClient, entity_set: str, field: str, companies: list
     rows = finops.read(entity_set, select=select, cross_company=company_specific,
                        companies=companies if company_specific else None)
     if company_specific:
-        return {(str(c).casefold(), str(v).casefold()) for c, v in zip(rows["dataAreaId"], rows[field])}
-    return {str(v).casefold() for v in rows[field]}
+        return {(fold(str(c)), fold(str(v))) for c, v in zip(rows["dataAreaId"], rows[field])}
+    return {fold(str(v)) for v in rows[field]}
 
 
 def _names(dataverse: DataverseClient, entity_set: str, column: str) -> set[str]:
-    return {str(v).casefold() for v in dataverse.read(entity_set, select=[column])[column]}
+    return {fold(str(v)) for v in dataverse.read(entity_set, select=[column])[column]}

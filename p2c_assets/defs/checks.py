@@ -15,6 +15,7 @@ from p2c_assets.defs.reporting import table
 from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
 from p2c_assets.engine.diff import compare
 from p2c_assets.engine.mapping import map_rows, natural_key
+from p2c_assets.engine.references import fold
 from p2c_assets.engine.sync import LANDED, target_snapshot
 
 QUOTATIONS = key("fo", "quotations")
@@ -30,8 +31,8 @@ def quotation_customer_exists(finops: FinOpsResource, flow_settings: FlowSetting
                          cross_company=True, companies=companies)
     customers = client.read("CustomersV3", select=["dataAreaId", "CustomerAccount"], cross_company=True,
                             companies=companies)
-    known = set(zip(customers["dataAreaId"].str.lower(), customers["CustomerAccount"].str.casefold()))
-    missing = quotes[[(c.lower(), a.casefold()) not in known for c, a in
+    known = set(zip(customers["dataAreaId"].str.lower(), customers["CustomerAccount"].map(fold)))
+    missing = quotes[[(c.lower(), fold(a)) not in known for c, a in
                       zip(quotes["dataAreaId"], quotes["RequestingCustomerAccountNumber"].fillna(""))]]
     return dg.AssetCheckResult(passed=missing.empty, metadata={"quotations": len(quotes), "missing": len(missing),
                                                               "sample": table(missing)})
@@ -77,8 +78,8 @@ def build_reconciliation(spec) -> dg.AssetChecksDefinition:
             drift.append(compare(mapped, target, template.target.key, fields).assign(flow=flow))
             # deletes are not propagated (the safe choice): records the sync wrote whose source is
             # gone or no longer passes the filter are reported here for an admin to decide
-            in_target = set(natural_key(target, template.target.key).str.casefold())
-            orphans = sorted(k for k in landed - set(keys) if k.casefold() in in_target)
+            in_target = set(natural_key(target, template.target.key).map(fold))
+            orphans = sorted(k for k in landed - set(keys) if fold(k) in in_target)
             drift.append(pd.DataFrame({"key": orphans, "field": "(record)", "source": "missing in source",
                                        "target": "present", "flow": flow}))
         found = pd.concat(drift, ignore_index=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from p2c_assets.engine.references import fold
 from p2c_assets.engine.values import joined
 from p2c_assets.flows.template import FlowTemplate, blank
 
@@ -38,9 +39,9 @@ def map_rows(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, 
 def _company(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.Series:
     """Sales -> F&O: business unit name -> legal entity; F&O -> Sales: legal entity -> business unit."""
     if template.target.system == "fo":
-        by_unit = {unit.casefold(): company for company, unit in companies.items()}
+        by_unit = {fold(unit): company for company, unit in companies.items()}
         units = source[template.business_unit_column]
-        return units.map(lambda u: by_unit.get(u.casefold()) if isinstance(u, str) else None)
+        return units.map(lambda u: by_unit.get(fold(u)) if isinstance(u, str) else None)
     return source["dataAreaId"].map(lambda c: companies.get(c.lower()) if isinstance(c, str) else None)
 
 

@@ -51,5 +51,6 @@ def joined(frame: pd.DataFrame, columns) -> pd.Series:
     columns = list(columns)
     if frame.empty:
         return pd.Series([], dtype=object, index=frame.index)
-    parts = [normal_column(frame[c]).astype(str) for c in columns]
+    # a blank part stays blank ('|ACC-1' when the legal entity is unknown), never the text 'None'
+    parts = [normal_column(frame[c]).map(lambda v: "" if v is None else str(v)) for c in columns]
     return parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]

@@ -20,7 +20,7 @@ def test_bad_rows_are_rejected_with_field_and_reason_and_the_rest_pass():
     keys = natural_key(mapped, ("dataAreaId", "CustomerAccount"))
     reasons = {keys[i]: text for i, text in checked.reasons.items()}
     assert list(checked.valid["CustomerAccount"]) == ["ACC-1"]
-    assert "CustomerAccount is required" in reasons["usmf|None"]
+    assert "CustomerAccount is required" in reasons["usmf|"]
     assert reasons["usmf|ACC-3"].startswith("OrganizationName is 130 characters, at most 100 allowed (EDT DirPartyName)")
-    assert "dataAreaId is required" in reasons["None|ACC-4"]
+    assert "dataAreaId is required" in reasons["|ACC-4"]
     assert set(checked.by_rule["column"]) >= {"CustomerAccount", "OrganizationName", "dataAreaId"}
