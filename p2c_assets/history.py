@@ -31,13 +31,15 @@ def history_table(runs: list[RunSummary]) -> str:
                 "started": _time(run.started_at),
                 "seconds": _seconds(run),
                 "status": _status(run),
-                "dry run": "yes" if run.dry_run else "",
+                "extracted": run.extracted,
+                "filtered out": run.filtered_out,
                 **run.counts,
                 "requests": run.requests,
             }
             for run in runs
         ],
-        columns=["run", "flow", "started", "seconds", "status", "dry run", *RUN_OUTCOMES, "requests"],
+        columns=["run", "flow", "started", "seconds", "status", "extracted", "filtered out", *RUN_OUTCOMES,
+                 "requests"],
     )
     return _render(frame)
 

@@ -183,3 +183,14 @@ def test_every_extracted_row_is_accounted_for(run, request):
         assert meta["rows_extracted"] == sum(meta[f"rows_{o}"] for o in outcomes), (asset, meta)
     routed = target_metadata(result)["fo/customers"]
     assert routed["rows_filtered_out"] > 0  # contacts that are not active customers are routed elsewhere
+
+
+def test_history_adds_up_too(second_run, first_run):
+    from p2c_assets.engine.ledger import RUN_OUTCOMES
+    from p2c_assets.history import history_text
+
+    ledger = first_run[0]["ledger"].get()
+    runs = ledger.history(limit=50)
+    assert runs and all(r.extracted == r.filtered_out + sum(r.counts[o] for o in RUN_OUTCOMES) for r in runs)
+    assert any(r.filtered_out for r in runs)
+    assert "filtered out" in history_text(ledger).splitlines()[0]

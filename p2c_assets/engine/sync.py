@@ -108,7 +108,8 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledge
                    else (outcome, *rest) for row, (outcome, *rest) in per_row.items()}
     counts = Counter(outcome for outcome, *_ in per_row.values())
     if run_id is not None:
-        ledger.finish_run(run_id, counts=_per_record(plan, per_row), requests=requests,
+        ledger.finish_run(run_id, counts=counts, requests=requests, extracted=len(source),
+                          filtered_out=len(source) - len(plan.mapped),
                           status="warning" if any(counts[o] for o in PROBLEMS) else "success")
     return SyncReport(
         flow=template.name, extracted=len(source), filtered=len(source) - len(plan.mapped),
@@ -255,14 +256,6 @@ def ledger_rows(template: FlowTemplate, plan: Plan, per_row: dict) -> list[Recor
             content_hash=plan.hashes[row], outcome=outcome, target_id=target_id, error_code=code,
             error_message=message))
     return list(seen.values())
-
-
-def _per_record(plan: Plan, per_row: dict) -> dict:
-    """The ledger's run counts are per record; duplicate keys count once there."""
-    per_key = {}
-    for row, (outcome, *_) in per_row.items():
-        per_key.setdefault(plan.keys[row], outcome)
-    return dict(Counter(per_key.values()))
 
 
 def _parks(state, ledger: Ledger) -> bool:

@@ -46,6 +46,8 @@ class RunSummary:
     heartbeat_at: datetime | None
     error: str | None  # why a run that raised ended as failed
     died: bool  # "running", but its process is gone: it will never finish
+    extracted: int = 0  # source rows read; = filtered_out + the counts for a finished run
+    filtered_out: int = 0  # dropped by the template's row filter or routing rule
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class Runs(Database):
         with self._writing() as conn:
             return self._insert_run(conn, flow, dagster_run_id, dry_run)
 
-    def finish_run(self, run: int, counts: Mapping[str, int], requests: int = 0, status: str = "success") -> None:
+    def finish_run(self, run: int, counts: Mapping[str, int], requests: int = 0, status: str = "success",
+                   extracted: int = 0, filtered_out: int = 0) -> None:
         if status not in STATUSES:
             raise ValueError(f"run {run}: status {status!r} is not one of {', '.join(STATUSES)}")
         unknown = sorted(set(counts) - set(RUN_OUTCOMES))
@@ -78,7 +81,8 @@ class Runs(Database):
             updated = conn.execute(
                 runs.update()
                 .where(runs.c.id == run)
-                .values(**values, requests=requests, status=status, finished_at=now())
+                .values(**values, requests=requests, status=status, finished_at=now(), extracted=extracted,
+                        filtered_out=filtered_out)
             ).rowcount
         if not updated:
             raise ValueError(f"run {run} does not exist")
@@ -186,6 +190,8 @@ def summaries(conn: sa.Connection, query: sa.Select) -> list[RunSummary]:
             heartbeat_at=row.heartbeat_at,
             error=row.error,
             died=died(row, at),
+            extracted=row.extracted,
+            filtered_out=row.filtered_out,
         )
         for row in rows
     ]

@@ -63,6 +63,8 @@ runs = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     *(sa.Column(outcome, sa.Integer, nullable=False, server_default="0") for outcome in RUN_OUTCOMES),
     sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("extracted", sa.Integer, nullable=False, server_default="0"),  # source rows read
+    sa.Column("filtered_out", sa.Integer, nullable=False, server_default="0"),  # dropped by filter/routing
     # where the run's process lives and when it last said so: a run still "running" whose process is
     # gone died (killed, crashed, machine lost), and holds its flow no longer
     sa.Column("host", sa.Text),
