@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import requests
 
-from p2c_assets.connectors.resources import SANDBOX
+from p2c_assets.connectors.environment import SANDBOX
 
 SANDBOX_DATAVERSE_URL, SANDBOX_FINOPS_URL = SANDBOX["DATAVERSE_URL"], SANDBOX["FINOPS_URL"]
 
@@ -51,7 +51,7 @@ def preview(flow: str | None, job: str | None) -> None:
     reject, and the field changes. Writes nothing, records no Dagster run, fires no alert. Exit code
     0, or 1/2 as `p2c run` when a service refuses a read or cannot be reached."""
     from p2c_assets.connectors import ConnectorError, ServiceError
-    from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
+    from p2c_assets.connectors.environment import dataverse_client, finops_client
     from p2c_assets.engine.ledger import Ledger
     from p2c_assets.flows.settings import load_settings
     from p2c_assets.preview import flows_of_job, preview as preview_flows, preview_text
@@ -74,7 +74,7 @@ def preview(flow: str | None, job: str | None) -> None:
     ledger = Ledger.from_env()
     ledger.upgrade()
     try:
-        with DataverseResource().get_client() as dataverse, FinOpsResource().get_client() as finops:
+        with dataverse_client() as dataverse, finops_client() as finops:
             reports = preview_flows(flows, settings=settings, dataverse=dataverse, finops=finops, ledger=ledger)
     except ConnectorError as exc:
         click.echo(f"preview failed: {type(exc).__name__}: {exc}")
@@ -87,12 +87,12 @@ def check() -> None:
     """Check both services before a first run: reachable, token, application user, every entity,
     field, key and navigation property the flows use, and the templates' reference data in every
     mapped company. One line per check; exit code 0 only when all pass."""
-    from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
+    from p2c_assets.connectors.environment import dataverse_client, finops_client
     from p2c_assets.flows.settings import load_settings
     from p2c_assets.preflight import checks
 
     try:
-        dataverse, finops = DataverseResource().get_client(), FinOpsResource().get_client()
+        dataverse, finops = dataverse_client(), finops_client()
     except ValueError as exc:  # a real tenant's URL without its app registration settings
         click.echo(f"FAIL  settings  {exc}")
         sys.exit(1)
@@ -224,13 +224,13 @@ def run_job(job: str, *, full_resync: bool = False, verbose: bool = False) -> in
 def _setup_problem() -> str | None:
     """A wrong overrides file, or a tenant's URL without its app registration settings: found before
     a run starts, since no step could succeed."""
-    from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
+    from p2c_assets.connectors.environment import dataverse_client, finops_client
     from p2c_assets.flows.settings import load_settings
 
     try:
         load_settings()
-        DataverseResource().get_client().close()
-        FinOpsResource().get_client().close()
+        dataverse_client().close()
+        finops_client().close()
     except ValueError as exc:  # TemplateConfigError included
         return str(exc)
     return None

@@ -8,8 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import dagster as dg
 
 from p2c_assets.automation import run_alerts
-from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
-from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
+from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.execution import execute
 
 

@@ -9,8 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from p2c_assets.cli import main
-from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
-from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
+from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.definitions import defs
 from p2c_assets.engine.ledger import Ledger, RecordOutcome
 from p2c_assets.execution import execute

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
-from p2c_assets.connectors.resources import FinOpsResource
+from p2c_assets.defs.resources import FinOpsResource
 from p2c_assets.execution import failed_checks
 from p2c_assets_tests.conftest import DataverseApi, _free_port, running_sandbox
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources

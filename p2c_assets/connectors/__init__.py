@@ -1,4 +1,4 @@
-"""HTTP clients for Dataverse and Finance and Operations (no Dagster here; see ``resources``)."""
+"""HTTP clients for Dataverse and Finance and Operations; no Dagster (the resources wrapping them are in ``p2c_assets.defs.resources``)."""
 
 from .auth import AccessToken, ClientCredentials, TokenSource
 from .dataverse import Changes, DataverseClient

@@ -14,8 +14,7 @@ import pandas as pd
 from pydantic import Field
 
 from p2c_assets.defs.reporting import column_schema, report_metadata, source_check, target_checks
-from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
-from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
+from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.engine.extract import extract, extract_changes
 from p2c_assets.engine.sync import sync
 from p2c_assets.flows import TEMPLATES

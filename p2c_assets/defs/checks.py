@@ -9,10 +9,9 @@ that differs from what its source says (drift), key by key on the mapped fields.
 import dagster as dg
 import pandas as pd
 
-from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
 from p2c_assets.defs.assets import SOURCE_SYSTEM, TARGETS, client_for, key
 from p2c_assets.defs.reporting import table
-from p2c_assets.defs.resources import FlowSettingsResource, LedgerResource
+from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.engine.diff import compare
 from p2c_assets.engine.mapping import map_rows, natural_key
 from p2c_assets.engine.references import fold

@@ -11,9 +11,66 @@ import os
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
+from p2c_assets.connectors import DataverseClient, FinOpsClient
+from p2c_assets.connectors.environment import dataverse_client, finops_client
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.flows.settings import Settings, load_settings
+
+
+class _DynamicsResource(dg.ConfigurableResource):
+    """Entra ID app registration settings shared by both services; empty ones are read from the
+    environment when the client is built (`connectors.environment`), so the UI never shows a value
+    the user did not set. Pass secrets as `dg.EnvVar("AZURE_CLIENT_SECRET")`: shown by name only."""
+
+    tenant_id: str = Field(default="", description="Entra ID tenant; empty: $AZURE_TENANT_ID or the sandbox's.")
+    client_id: str = Field(default="", description="App registration client id; empty: $AZURE_CLIENT_ID.")
+    client_secret: str = Field(default="", repr=False,
+                               description="App registration secret; empty: $AZURE_CLIENT_SECRET.")
+    authority_host: str = Field(default="", description="Token authority; empty: $AZURE_AUTHORITY_HOST, "
+                                "else the service itself when it runs on loopback (the sandbox), "
+                                "else https://login.microsoftonline.com.")
+    max_concurrency: int = Field(default=4, description="Requests in flight at once.")
+    timeout: float = Field(default=60, description="Seconds per HTTP request.")
+
+    _client = PrivateAttr(default=None)
+
+    def _options(self) -> dict:
+        return {"tenant_id": self.tenant_id, "client_id": self.client_id, "client_secret": self.client_secret,
+                "authority_host": self.authority_host, "max_concurrency": self.max_concurrency,
+                "timeout": self.timeout}
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+class DataverseResource(_DynamicsResource):
+    """Dynamics 365 Sales (Dataverse Web API)."""
+
+    url: str = Field(default="", description="Environment URL (https://org.crm.dynamics.com); "
+                                             "empty: $DATAVERSE_URL or the sandbox.")
+    page_size: int = Field(default=5000, description="Rows per page (at most 5,000).")
+
+    def get_client(self) -> DataverseClient:
+        """One client per resource instance (shared token, session and request counters)."""
+        if self._client is None:
+            self._client = dataverse_client(self.url, page_size=self.page_size, **self._options())
+        return self._client
+
+
+class FinOpsResource(_DynamicsResource):
+    """Dynamics 365 Finance and Operations (OData data entities)."""
+
+    url: str = Field(default="", description="Environment URL (https://env.operations.dynamics.com); "
+                                             "empty: $FINOPS_URL or the sandbox.")
+    company: str = Field(default="", description="Default legal entity (dataAreaId) for rows written "
+                                                 "without one; empty: $FINOPS_COMPANY or usmf.")
+
+    def get_client(self) -> FinOpsClient:
+        """One client per resource instance (shared token, session and request counters)."""
+        if self._client is None:
+            self._client = finops_client(self.url, company=self.company, **self._options())
+        return self._client
 
 
 class LedgerResource(dg.ConfigurableResource):

@@ -233,7 +233,7 @@ def test_secrets_never_reach_reprs_or_logs(sandbox, creds, scenario, caplog, tag
 def test_resources_build_clients_from_env_without_showing_the_secret(sandbox, monkeypatch):
     import dagster as dg
 
-    from p2c_assets.connectors.resources import DataverseResource, FinOpsResource
+    from p2c_assets.defs.resources import DataverseResource, FinOpsResource
     monkeypatch.setenv("DATAVERSE_URL", sandbox.dataverse_url)
     monkeypatch.setenv("FINOPS_URL", sandbox.finops_url)
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", sandbox.authority_host)
