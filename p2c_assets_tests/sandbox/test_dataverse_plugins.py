@@ -159,3 +159,79 @@ def test_quote_without_lines_is_not_externally_maintained(dv, unique):
     assert _quote_flags(dv, quote) == (True, [(True, True)])
     assert dv.delete(f"quotedetails({line['quotedetailid']})").status_code == 204
     assert _quote_flags(dv, quote)[0] is False
+
+
+DRAFT, ACTIVE, CONFIRMED = 647390011, 647390000, 647390001
+
+
+def _order_line(dv, order, seq, product=None, **values):
+    body = {"salesorderid@odata.bind": f"/salesorders({order['salesorderid']})", "quantity": 1,
+            "priceperunit": 10.0, "sequencenumber": seq, **values}
+    if product:
+        body["productid@odata.bind"] = f"/products({product['productid']})"
+    else:
+        body.update(isproductoverridden=True, productdescription="Installation on site")
+    return dv.create("salesorderdetails", body)
+
+
+def _activate(dv, order):
+    return dv.patch(f"salesorders({order['salesorderid']})", json={"msdynce_processingstatus": ACTIVE},
+                    headers={"If-Match": "*"})
+
+
+def _order(dv, order):
+    return dv.get(f"salesorders({order['salesorderid']})").json()
+
+
+def test_sales_order_is_a_numbered_draft_until_activated_then_open_to_the_integration(dv, unique):
+    external, _ = _products(dv, unique)
+    other = dv.create("products", {"name": "From F&O too", "productnumber": unique("FO"), "price": 4.0,
+                                   "msdynce_ismaintainedexternally": True,
+                                   "transactioncurrencyid@odata.bind":
+                                       f"/transactioncurrencies({external['_transactioncurrencyid_value']})"})
+    order = dv.create("salesorders", {"name": unique("Taken in Sales")})
+    assert re.fullmatch(r"ORD-\d{5}-[A-Z]{6}", order["ordernumber"])  # Sales numbers its orders
+    assert order["msdynce_processingstatus"] == DRAFT
+    _order_line(dv, order, 1, external, quantity=3, manualdiscountamount=10.0)
+    _order_line(dv, order, 2, other, quantity=2, priceperunit=4.0)
+    header = _order(dv, order)
+    assert header["msdynce_hasexternallymaintainedproductsonly"] is True
+    assert header["totalamount"] == 3 * 10.0 - 10.0 + 2 * 4.0
+
+    assert _activate(dv, order).status_code == 204
+    assert _order(dv, order)["msdynce_processingstatus"] == ACTIVE
+    # the form is read-only now, the API is not: F&O's confirmation and its undivided line
+    # discount come back onto the same order and line
+    number = order["ordernumber"]
+    assert dv.patch(f"salesorders(ordernumber='{number}')", json={"msdynce_processingstatus": CONFIRMED}) \
+        .status_code == 204
+    assert dv.patch(f"salesorderdetails(msdynce_ordernumber='{number}',sequencenumber=1)",
+                    json={"manualdiscountamount": 10.0, "priceperunit": 10.0}).status_code == 204
+    after = _order(dv, order)
+    assert (after["msdynce_processingstatus"], after["totalamount"]) == (CONFIRMED, 28.0)
+    assert after["salesorderid"] == order["salesorderid"]
+
+
+def test_write_in_product_blocks_activation_and_the_freight_tax_line_does_not(dv, unique):
+    external, _ = _products(dv, unique)
+    order = dv.create("salesorders", {"name": unique("With write-in"), "msdynce_misctax": 2.5})
+    _order_line(dv, order, 1, external)
+    write_in = _order_line(dv, order, 2)
+    refused = _activate(dv, order)
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "0x80040265"
+    assert f"Sales order {order['ordernumber']} can not be activated" in error["message"]
+    assert "write-in" in error["message"]
+    assert _order(dv, order)["msdynce_processingstatus"] == DRAFT  # still editable
+
+    # without the write-in product it can be activated; the Freight Tax line is not a product
+    assert dv.delete(f"salesorderdetails({write_in['salesorderdetailid']})").status_code == 204
+    assert _activate(dv, order).status_code == 204
+    assert _order(dv, order)["msdynce_processingstatus"] == ACTIVE
+
+
+def test_an_order_without_products_can_not_be_activated(dv, unique):
+    order = dv.create("salesorders", {"name": unique("Empty")})
+    refused = _activate(dv, order)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "0x80040265"

@@ -3,6 +3,13 @@
 Pre-operation steps change the row before it is stored; post-operation steps touch other rows in
 the same transaction. Internal follow-up writes (totals, order status) go straight to the store,
 the way a plug-in's own service calls do not re-run the caller's validation.
+
+Orders taken in Sales start as Draft (`msdynce_processingstatus` 647390011, editable) and become
+Active (647390000) through the solution's Activate button, which this service sees as the update
+that sets the status: it is refused unless every order product is externally maintained (p2c-spec
+4.5, 7.6). After activation the solution only makes the *form* read-only (its `msdynce_p2c.js`
+disables the fields for orders that are not Draft); no plug-in step guards the table, so API
+writes, the integration's status and totals included, go through as on the real service.
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ from . import errors
 from .tables import BY_LOGICAL
 
 #: table -> (number column, prefix): the P2C solution's ACC-/CON- numbers and Dataverse's own quote
-#: numbers, all `PREFIX-01000-ABCDEF` and given only when the client leaves the column empty
+#: and order numbers (Sales' auto-numbering settings), all `PREFIX-01000-ABCDEF` and given only when
+#: the client leaves the column empty
 AUTO_NUMBER = {"account": ("accountnumber", "ACC"), "contact": ("msdynce_contactnumber", "CON"),
-               "quote": ("quotenumber", "QUO")}
+               "quote": ("quotenumber", "QUO"), "salesorder": ("ordernumber", "ORD")}
 AUTO_NUMBER_START = 1000
 AUTO_NUMBER_SUFFIX = 6
 #: line tables whose product decides the "externally maintained" flags (the P2C quote-line and
@@ -32,6 +40,8 @@ LINE_NUMBERS = {"salesorderdetail": ("msdynce_ordernumber", "ordernumber"),
                 "invoicedetail": ("msdynce_invoicenumber", "invoicenumber")}
 INVOICED = {"statecode": 4, "statuscode": 100003, "msdynce_processingstatus": 647390003}
 FREIGHT_TAX = "Freight Tax"
+#: `msdynce_processingstatus` of an order taken in Sales: Draft until activated, then Active
+DRAFT, ACTIVE = 647390011, 647390000
 
 
 def initial_state(entity) -> int:
@@ -68,11 +78,27 @@ def before_create(svc, entity, row: dict) -> None:
         column, prefix = AUTO_NUMBER[entity.logical]
         if not row.get(column):
             row[column] = _next_auto_number(svc, entity.logical, prefix)
+    if entity.logical == "salesorder" and row.get("msdynce_processingstatus") is None:
+        row["msdynce_processingstatus"] = DRAFT  # the column's default: an order taken in Sales
     _before_any(svc, entity, row, row)
 
 
 def before_update(svc, entity, existing: dict, changes: dict) -> None:
+    if (entity.logical == "salesorder" and changes.get("msdynce_processingstatus") == ACTIVE
+            and existing.get("msdynce_processingstatus") == DRAFT):
+        _check_activation(svc, existing)
     _before_any(svc, entity, {**existing, **changes}, changes)
+
+
+def _check_activation(svc, order: dict) -> None:
+    """Activate only an order whose products all come from F&O: one with a write-in product (or
+    none at all) could not be fulfilled there (p2c-spec 4.5, 7.6). Decided from the lines, not
+    from the header flag a client could have written."""
+    lines = svc.store.select("salesorderdetail", where='"salesorderid" = ?', params=[order["salesorderid"]])
+    if not _external_products_only(svc, "salesorderdetail", lines):
+        raise errors.plugin(f"Sales order {order.get('ordernumber')} can not be activated: every order product "
+                            "must be externally maintained (synced from Finance and Operations); remove the "
+                            "write-in products or replace them with products from Finance and Operations.")
 
 
 def _before_any(svc, entity, merged: dict, target: dict) -> None:
