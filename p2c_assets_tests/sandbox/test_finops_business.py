@@ -67,7 +67,7 @@ def test_order_lifecycle_confirm_totals_and_invoice(fo):
     created = fo.action("orders", {"company": "usmf", "customer": account,
                                    "OrderHeaderTaxAmount": 5, "OrderTotalChargesAmount": 10,
                                    "lines": [{"ProductNumber": "D0001", "OrderedSalesQuantity": 2,
-                                              "LineDiscountAmount": 20, "TotalTaxAmount": 11},
+                                              "LineDiscountAmount": 10, "TotalTaxAmount": 11},
                                              {"ItemNumber": "D0002", "OrderedSalesQuantity": 1}]})
     assert created.status_code == 201, created.text
     number = created.json()["SalesOrderNumber"]
@@ -85,7 +85,8 @@ def test_order_lifecycle_confirm_totals_and_invoice(fo):
     header = order_header(fo, number)
     assert header["SalesOrderProcessingStatus"] == "Confirmed"
     assert header["AreTotalsUpdated"] == "Yes"
-    # lines: 2 x 120 - 20 = 220 and 35.50; tax 11 on the lines + 5 header tax; charges 10
+    # lines: 2 x (120 - 10 discount per unit) = 220 and 35.50; tax 11 on the lines + 5 header
+    # tax; charges 10
     assert header["OrderTotalDiscountAmount"] == 20
     assert header["OrderTotalTaxAmount"] == 16
     assert header["OrderTotalAmount"] == 220 + 35.5 + 10 + 16

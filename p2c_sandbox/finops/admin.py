@@ -14,6 +14,8 @@ answers JSON; failures use the F&O error shape.
   "lines": [{"ProductNumber": "D0001", "OrderedSalesQuantity": 2, ...}], ...header fields}`
   -> 201 `{"dataAreaId", "SalesOrderNumber"}`: a new order (processing status Active).
 - `POST /_sandbox/finops/orders/{company}/{number}/confirm` -> 200: processing status Confirmed.
+  This and the two actions below work on every order, also those the integration created from
+  Sales through `CDSSalesOrderHeaders` / `CDSSalesOrderLines`.
 - `POST /_sandbox/finops/calculate-totals` body `{}` (all orders), `{"company": "usmf"}` or
   `{"company": "usmf", "number": "000001"}` -> 200 `{"updated": n}`: "Calculate sales totals".
 - `POST /_sandbox/finops/orders/{company}/{number}/invoice` body `{}` or

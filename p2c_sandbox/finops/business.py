@@ -111,8 +111,11 @@ def confirm_order(conn: sqlite3.Connection, company: str, number: str) -> None:
 
 
 def _totals(conn: sqlite3.Connection, order: sqlite3.Row) -> dict[str, float]:
+    """An order's totals from its lines: amounts (which hold each line's own charges), discounts
+    (per unit x quantity), taxes; plus the header's charges and tax."""
     lines = conn.execute(
-        "SELECT COALESCE(SUM(LineAmount), 0), COALESCE(SUM(LineDiscountAmount), 0), "
+        "SELECT COALESCE(SUM(LineAmount), 0), "
+        "COALESCE(SUM(LineDiscountAmount * OrderedSalesQuantity), 0), "
         "COALESCE(SUM(TotalTaxAmount), 0) FROM SalesOrderLines WHERE dataAreaId = ? AND "
         "SalesOrderNumber = ?", (order["dataAreaId"], order["SalesOrderNumber"])).fetchone()
     amount, discount, line_tax = lines
@@ -126,9 +129,11 @@ def calculate_totals(conn: sqlite3.Connection, company: str | None = None,
                      number: str | None = None) -> int:
     """"Calculate sales totals": header totals from lines (+ header tax); AreTotalsUpdated = Yes.
 
-    Runs for one order (company and number), one company, or all orders; returns how many it
-    updated. Totals: discount = line discounts, tax = line taxes + OrderHeaderTaxAmount,
-    total = line amounts + charges + tax.
+    Runs for one order (company and number), one company, or all orders, whoever created them
+    (F&O users, or the integration from Sales over OData); returns how many it updated. Totals:
+    discount = per-unit line discount x quantity, tax = line taxes + OrderHeaderTaxAmount,
+    total = line amounts (quantity x (price - discount) + the line's charges) + header charges +
+    tax.
     """
     if number is not None:
         orders = [_order(conn, company or "", number)]
@@ -186,7 +191,8 @@ def post_invoice(conn: sqlite3.Connection, company: str, number: str,
             "ProductDescription": product["ProductDescription"] if product else "",
             "InvoicedQuantity": line["OrderedSalesQuantity"], "SalesPrice": line["SalesPrice"],
             "SalesUnitSymbol": line["SalesUnitSymbol"], "LineAmount": line["LineAmount"],
-            "LineTotalDiscountAmount": line["LineDiscountAmount"],
+            "LineTotalDiscountAmount": round(line["LineDiscountAmount"]
+                                             * line["OrderedSalesQuantity"], 2),
             "LineTotalTaxAmount": line["TotalTaxAmount"], "CurrencyCode": line["CurrencyCode"],
             "ConfirmedShippingDate": key["InvoiceDate"]})
     conn.execute("UPDATE SalesOrders SET SalesOrderProcessingStatus = 'Invoiced', "

@@ -3,9 +3,11 @@
 - number sequences give a new sales order its `SalesOrderNumber`, and a new customer its party
   (`PartyNumber`, global address book), when the create leaves them blank;
 - quotation and order lines take item/product number, unit and price from the released product,
-  text from the product's name, and currency from their header; their `LineAmount` is always
-  computed;
-- invoice account and currency default from the ordering/requesting customer;
+  text from the product's name, and currency, site, warehouse and requested ship date from their
+  header; their `LineAmount` is always computed: quantity x (price - per-unit line discount) plus
+  the line's own charges (`FixedPriceCharges`, on order lines);
+- invoice account, currency, language, site and warehouse default from the ordering/requesting
+  customer (SalesTable/SalesQuotationTable initFromCustTable);
 - any change to an order or its lines marks its totals stale (`AreTotalsUpdated = No`) until
   "Calculate sales totals" runs (business.calculate_totals).
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .entities import Entity
+from .entities import EMPTY_DATE, Entity
 
 ORDER_NUMBERS = "SalesOrder"
 INVOICE_NUMBERS = "CustInvoice"
@@ -57,8 +59,27 @@ def _product(conn: sqlite3.Connection, company: str, row: dict) -> sqlite3.Row |
     return None
 
 
-def _fill_line(conn: sqlite3.Connection, row: dict, header_table: str, number_field: str,
-               quantity_field: str, per_unit_discount: bool) -> None:
+#: header field -> line field a new line takes when it leaves it blank (SalesLine.initFromSalesTable)
+_FROM_HEADER = (("CurrencyCode", "CurrencyCode"), ("DefaultShippingSiteId", "ShippingSiteId"),
+                ("DefaultShippingWarehouseId", "ShippingWarehouseId"),
+                ("RequestedShippingDate", "RequestedShippingDate"))
+#: customer field -> header field a quotation or order takes when it leaves it blank
+_FROM_CUSTOMER = (("SalesCurrencyCode", "CurrencyCode"), ("LanguageId", "LanguageId"),
+                  ("SiteId", "DefaultShippingSiteId"), ("WarehouseId", "DefaultShippingWarehouseId"))
+
+
+def _blank(value: object) -> bool:
+    return value in ("", 0, None, EMPTY_DATE)
+
+
+def _fill_line(conn: sqlite3.Connection, entity: Entity, row: dict, header_table: str,
+               number_field: str, quantity_field: str) -> None:
+    """Defaults of a quotation or order line, then its `LineAmount`.
+
+    Both line entities carry the discount per unit (F&O's "Discount" on a sales line), so
+    quantity 3 with a Sales line discount of 10.00 arrives as 3.33 per unit and the order line's
+    charges of -0.01 make the line amount exact (p2c-spec 4.5).
+    """
     product = _product(conn, row["dataAreaId"], row)
     if product is not None:
         for line_field, product_field in (("ItemNumber", "ItemNumber"),
@@ -68,25 +89,32 @@ def _fill_line(conn: sqlite3.Connection, row: dict, header_table: str, number_fi
                                           ("SalesPrice", "SalesPrice")):
             if row.get(line_field) in ("", 0, None):
                 row[line_field] = product[product_field]
-    if not row.get("CurrencyCode"):
-        header = conn.execute(f'SELECT CurrencyCode FROM "{header_table}" WHERE dataAreaId = ? '
-                              f'AND "{number_field}" = ?',
-                              (row["dataAreaId"], row.get(number_field))).fetchone()
-        row["CurrencyCode"] = header[0] if header else ""
+    inherited = [(h, line) for h, line in _FROM_HEADER if entity.field(line) and _blank(row.get(line))]
+    if inherited:
+        header = conn.execute(
+            f'SELECT {", ".join(h for h, _ in inherited)} FROM "{header_table}" '
+            f'WHERE dataAreaId = ? AND "{number_field}" = ?',
+            (row["dataAreaId"], row.get(number_field))).fetchone()
+        if header is not None:
+            for header_field, line_field in inherited:
+                row[line_field] = header[header_field]
     quantity, price = row.get(quantity_field, 0), row.get("SalesPrice", 0)
-    discount = row.get("LineDiscountAmount", 0)
-    discount = discount * quantity if per_unit_discount else discount
-    row["LineAmount"] = round(quantity * price - discount, 2)
+    row["LineAmount"] = round(quantity * (price - row.get("LineDiscountAmount", 0))
+                              + row.get("FixedPriceCharges", 0), 2)
 
 
-def _fill_header(conn: sqlite3.Connection, row: dict, customer_field: str) -> None:
-    """Invoice account and currency of a quotation or order default from its customer."""
+def _fill_header(conn: sqlite3.Connection, entity: Entity, row: dict, customer_field: str) -> None:
+    """Invoice account, currency, language, site and warehouse of a quotation or order default
+    from its customer."""
     customer = row.get(customer_field, "")
     row["InvoiceCustomerAccountNumber"] = row.get("InvoiceCustomerAccountNumber") or customer
-    if not row.get("CurrencyCode"):
-        found = conn.execute("SELECT SalesCurrencyCode FROM CustomersV3 WHERE dataAreaId = ? "
-                             "AND CustomerAccount = ?", (row["dataAreaId"], customer)).fetchone()
-        row["CurrencyCode"] = found[0] if found else ""
+    missing = [(c, h) for c, h in _FROM_CUSTOMER if entity.field(h) and not row.get(h)]
+    if missing:
+        found = conn.execute(f'SELECT {", ".join(c for c, _ in missing)} FROM CustomersV3 '
+                             "WHERE dataAreaId = ? AND CustomerAccount = ?",
+                             (row["dataAreaId"], customer)).fetchone()
+        for customer_column, header_field in missing:
+            row[header_field] = found[customer_column] if found else ""
 
 
 def before_write(conn: sqlite3.Connection, entity: Entity, row: dict, creating: bool) -> None:
@@ -98,17 +126,15 @@ def before_write(conn: sqlite3.Connection, entity: Entity, row: dict, creating: 
     elif name == "CDSSalesOrderHeaders":
         if creating and not row.get("SalesOrderNumber"):
             row["SalesOrderNumber"] = next_number(conn, row["dataAreaId"], ORDER_NUMBERS)
-        _fill_header(conn, row, "OrderingCustomerAccountNumber")
+        _fill_header(conn, entity, row, "OrderingCustomerAccountNumber")
         row["AreTotalsUpdated"] = "No"
     elif name == "CDSSalesQuotationHeaders":
-        _fill_header(conn, row, "RequestingCustomerAccountNumber")
+        _fill_header(conn, entity, row, "RequestingCustomerAccountNumber")
     elif name == "CDSSalesQuotationLines":
-        # quotation lines carry the discount per unit (p2c-spec 4.4)
-        _fill_line(conn, row, "CDSSalesQuotationHeaders", "SalesQuotationNumber",
-                   "RequestedSalesQuantity", per_unit_discount=True)
+        _fill_line(conn, entity, row, "CDSSalesQuotationHeaders", "SalesQuotationNumber",
+                   "RequestedSalesQuantity")
     elif name == "CDSSalesOrderLines":
-        _fill_line(conn, row, "SalesOrders", "SalesOrderNumber", "OrderedSalesQuantity",
-                   per_unit_discount=False)
+        _fill_line(conn, entity, row, "SalesOrders", "SalesOrderNumber", "OrderedSalesQuantity")
 
 
 def after_write(conn: sqlite3.Connection, entity: Entity, row: dict) -> None:

@@ -405,6 +405,9 @@ _ORDER_HEADER_FIELDS = (
     D("OrderTotalTaxAmount", "Sales tax", read_only=True),
     D("OrderHeaderTaxAmount", "Header sales tax"),
     S("QuotationNumber", 20, "Quotation"),
+    # the sales origin (Sales and marketing > Setup > Sales orders > Sales origin), e.g. the one
+    # P2C setups create for orders that come from Sales (p2c-spec 4.5)
+    S("SalesOrderOriginCode", 10, "Origin"),
     DT("RequestedShippingDate", "Requested ship date"),
     S("DefaultShippingSiteId", 10, "Site", ref=SITES),
     S("DefaultShippingWarehouseId", 10, "Warehouse", ref=WAREHOUSES),
@@ -441,10 +444,13 @@ ORDERS_ENTITIES = (
               S("ItemNumber", 20, "Item number", ref=ITEMS),
               S("LineDescription", 1000, "Text"), D("OrderedSalesQuantity", "Quantity"),
               D("SalesPrice", "Unit price"), S("SalesUnitSymbol", 10, "Unit", ref=UNITS),
-              D("LineDiscountAmount", "Discount"),
+              # per unit, as SalesLine.LineDisc; the line's own charges (SalesLine.SalesMarkup,
+              # "fixed charges on price") carry what dividing a Sales discount leaves over
+              D("LineDiscountAmount", "Discount"), D("FixedPriceCharges", "Charges"),
               D("LineAmount", "Net amount", read_only=True), D("TotalTaxAmount", "Sales tax"),
               S("ShippingSiteId", 10, "Site", ref=SITES),
               S("ShippingWarehouseId", 10, "Warehouse", ref=WAREHOUSES),
+              DT("RequestedShippingDate", "Requested ship date"),
               E("SalesOrderLineStatus", "SalesStatus", "Status", default="Backorder",
                 read_only=True),
               S("CurrencyCode", 3, "Currency", ref=CURRENCIES)),
