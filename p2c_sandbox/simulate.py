@@ -6,10 +6,14 @@ Each step does what Sales and F&O users do during a day, so a scheduled sync alw
   new quotes (Dataverse numbers them) for accounts that already reached F&O (externally maintained
   customers), with lines of products that came from F&O (`msdynce_ismaintainedexternally` true,
   same currency, so the P2C plug-in marks the quote "externally maintained products only"), then
-  activated (statecode 1). Quotes are skipped while no such product or customer exists.
-- F&O: new sales orders for externally maintained customers with lines of sellable products,
-  confirmed, "Calculate sales totals" run on them, and invoices posted for some confirmed orders
-  (the F&O service's business endpoints `/_sandbox/finops/...`).
+  activated (statecode 1); new orders for such accounts (Dataverse numbers them, Draft) with two
+  lines of such products, one of 3 units with a line discount of 10.00, then activated (processing
+  status Active), and now and then an order with a write-in product whose activation Sales
+  refuses. Quotes and orders are skipped while no such product or customer exists.
+- F&O: orders that arrived from Sales (open, externally maintained customer) confirmed and
+  "Calculate sales totals" run on them; new sales orders for externally maintained customers with
+  lines of sellable products, confirmed, totals calculated; invoices posted for some confirmed
+  orders (the F&O service's business endpoints `/_sandbox/finops/...`).
 
 It authenticates like any client (client-credentials token with the demo app registration) and
 uses plain `requests`; it never imports `p2c_assets`. `simulate()` returns a `SimulationSummary`.
@@ -32,6 +36,9 @@ from . import company as C
 DV_API = "/api/data/v9.2/"
 YES = "Microsoft.Dynamics.DataEntities.NoYes'Yes'"
 CONFIRMED = "Microsoft.Dynamics.DataEntities.SalesOrderProcessingStatus'Confirmed'"
+OPEN = "Microsoft.Dynamics.DataEntities.SalesOrderProcessingStatus'Active'"  # not confirmed yet
+#: `msdynce_processingstatus` Active: what the P2C solution's Activate button sets on a Draft order
+ACTIVE_ORDER = 647390000
 
 
 class SimulationError(Exception):
@@ -151,9 +158,10 @@ class _Users:
     """The simulated users, with the reference data they need read once."""
 
     def __init__(self, dv: _Dataverse, fo: _FinOps, rnd: random.Random, fake, summary: SimulationSummary,
-                 accounts_per_step: int, contacts_per_step: int, quotes_per_step: int, orders_per_step: int):
+                 sizes: tuple[int, int, int, int, int]):
         self.dv, self.fo, self.r, self.fake, self.summary = dv, fo, rnd, fake, summary
-        self.sizes = (accounts_per_step, contacts_per_step, quotes_per_step, orders_per_step)
+        # per step: accounts, contacts, quotes, F&O orders, Sales orders
+        self.sizes = sizes
         self.currencies = {c["isocurrencycode"]: c["transactioncurrencyid"]
                            for c in dv.get("transactioncurrencies", **{"$select": "transactioncurrencyid,isocurrencycode"})}
         self.units = {u["name"]: u["businessunitid"]
@@ -229,70 +237,124 @@ class _Users:
             self.dv.update("contacts", contact["contactid"], {"jobtitle": self.fake.job()[:60]})
             self.summary.counts["sales contacts changed"] += 1
 
-    def sales_quotes(self, synced: dict[str, tuple[str, str]]) -> None:
-        n_quotes = self.sizes[2]
+    def _synced_accounts(self, synced: dict[str, tuple[str, str]], wanted: int,
+                         kind: str) -> list[tuple[dict, list[dict]]]:
+        """Up to `wanted` accounts that reached F&O, each with the externally maintained products of
+        its currency: what a Sales user can put on a quote or order that F&O will accept.
+
+        Nothing (and the reason in `skipped`, under `kind`) until products came from F&O and
+        accounts went there: the simulator does not fake either.
+        """
+        if not wanted:
+            return []
         products = self.dv.get("products", **{
             "$select": "productid,productnumber,price,_defaultuomid_value,_transactioncurrencyid_value",
             "$filter": "msdynce_ismaintainedexternally eq true and statecode eq 0"})
         if not products:
-            self.summary.skipped["quotes: no externally maintained Sales products yet"] += 1
-            return
+            self.summary.skipped[f"{kind}: no externally maintained Sales products yet"] += 1
+            return []
         by_currency: dict[str, list[dict]] = {}
         for p in products:
             by_currency.setdefault(p.get("_transactioncurrencyid_value"), []).append(p)
         # accounts that reached F&O: their numbers are externally maintained customers there
-        numbers = [n for n, (_, _) in synced.items() if n.startswith("ACC-")]
+        numbers = [n for n in synced if n.startswith("ACC-")]
         if not numbers:
-            self.summary.skipped["quotes: no account synced to F&O yet"] += 1
-            return
-        picked = self.r.sample(numbers, k=min(len(numbers), n_quotes * 3))
-        accounts = []
-        for number in picked:
+            self.summary.skipped[f"{kind}: no account synced to F&O yet"] += 1
+            return []
+        found_accounts = []
+        for number in self.r.sample(numbers, k=min(len(numbers), wanted * 3)):
             found = self.dv.get("accounts", **{"$select": "accountid,name,_transactioncurrencyid_value,"
                                                "_owningbusinessunit_value,address1_line1,address1_city,"
                                                "address1_stateorprovince,address1_postalcode,address1_country",
                                                "$filter": f"accountnumber eq '{number}'"})
-            if found and by_currency.get(found[0].get("_transactioncurrencyid_value")):
-                accounts.append(found[0])
-            if len(accounts) >= n_quotes:
+            pool = by_currency.get(found[0].get("_transactioncurrencyid_value")) if found else None
+            if pool:
+                found_accounts.append((found[0], pool))
+            if len(found_accounts) >= wanted:
                 break
-        if not accounts:
-            self.summary.skipped["quotes: no synced account has products in its currency"] += 1
-            return
-        list_for = {v: k for k, v in self.currencies.items()}
-        now = datetime.now(timezone.utc)
-        for account in accounts:
-            currency = account["_transactioncurrencyid_value"]
-            iso = list_for.get(currency, "USD")
-            price_list = {"USD": "CRM Service USA (sample)", "EUR": "CRM Service Europe (sample)"}[iso]
-            # Dataverse numbers the quote (QUO-01000-ABCDEF)
-            quote = self.dv.create("quotes", {
-                # Sales allows 300 characters, F&O quotation names 60: users who sync keep them short
-                "name": self.fake.catch_phrase()[:60],
-                "customerid_account@odata.bind": f"/accounts({account['accountid']})",
-                "pricelevelid@odata.bind": f"/pricelevels({self.price_lists[price_list]})",
+        if not found_accounts:
+            self.summary.skipped[f"{kind}: no synced account has products in its currency"] += 1
+        return found_accounts
+
+    def _document(self, account: dict) -> dict:
+        """What a quote and an order of `account` share: customer, price list and currency of the
+        account's currency, its business unit, a requested delivery date and the ship-to address."""
+        currency = account["_transactioncurrencyid_value"]
+        iso = {v: k for k, v in self.currencies.items()}.get(currency, "USD")
+        price_list = {"USD": "CRM Service USA (sample)", "EUR": "CRM Service Europe (sample)"}[iso]
+        return {
+            # Sales allows 300 characters, F&O names 60: users who sync keep them short
+            "name": self.fake.catch_phrase()[:60],
+            "customerid_account@odata.bind": f"/accounts({account['accountid']})",
+            "pricelevelid@odata.bind": f"/pricelevels({self.price_lists[price_list]})",
+            "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency})",
+            "owningbusinessunit@odata.bind": f"/businessunits({account['_owningbusinessunit_value']})",
+            "requestdeliveryby": _iso(datetime.now(timezone.utc) + timedelta(days=self.r.randint(7, 45))),
+            **{f"shipto_{k}": account.get(f"address1_{k}") for k in
+               ("line1", "city", "stateorprovince", "postalcode", "country")}}
+
+    @staticmethod
+    def _product_line(product: dict, currency: str, seq: int, quantity: float, discount: float | None = None) -> dict:
+        """A line of an externally maintained product at its Sales price, in its default unit, with
+        a line discount (the whole line's, Sales' "Line item" discount method) when given."""
+        line = {"productid@odata.bind": f"/products({product['productid']})",
+                "quantity": quantity, "priceperunit": product.get("price") or 1.0,
+                "ispriceoverridden": True, "isproductoverridden": False,
                 "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency})",
-                "owningbusinessunit@odata.bind": f"/businessunits({account['_owningbusinessunit_value']})",
-                "requestdeliveryby": _iso(now + timedelta(days=self.r.randint(7, 45))),
-                **{f"shipto_{k}": account.get(f"address1_{k}") for k in
-                   ("line1", "city", "stateorprovince", "postalcode", "country")}})
-            quote_id = quote["quoteid"]
-            pool = by_currency[currency]
+                "sequencenumber": seq, "lineitemnumber": seq}
+        if discount is not None:
+            line["manualdiscountamount"] = discount
+        if product.get("_defaultuomid_value"):
+            line["uomid@odata.bind"] = f"/uoms({product['_defaultuomid_value']})"
+        return line
+
+    def sales_quotes(self, synced: dict[str, tuple[str, str]]) -> None:
+        for account, pool in self._synced_accounts(synced, self.sizes[2], "quotes"):
+            currency = account["_transactioncurrencyid_value"]
+            # Dataverse numbers the quote (QUO-01000-ABCDEF)
+            quote_id = self.dv.create("quotes", self._document(account))["quoteid"]
             for seq, product in enumerate(self.r.sample(pool, k=min(len(pool), self.r.randint(1, 4))), start=1):
-                line = {"quoteid@odata.bind": f"/quotes({quote_id})",
-                        "productid@odata.bind": f"/products({product['productid']})",
-                        "quantity": float(self.r.randint(1, 12)), "priceperunit": product.get("price") or 1.0,
-                        "ispriceoverridden": True, "isproductoverridden": False,
-                        "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency})",
-                        "sequencenumber": seq, "lineitemnumber": seq}
-                if product.get("_defaultuomid_value"):
-                    line["uomid@odata.bind"] = f"/uoms({product['_defaultuomid_value']})"
-                if self.r.random() < 0.3:
-                    line["manualdiscountamount"] = float(self.r.randint(1, 20))
-                self.dv.create("quotedetails", line)
+                quantity = float(self.r.randint(1, 12))
+                discount = float(self.r.randint(1, 20)) if self.r.random() < 0.3 else None
+                self.dv.create("quotedetails", {"quoteid@odata.bind": f"/quotes({quote_id})",
+                                                **self._product_line(product, currency, seq, quantity, discount)})
                 self.summary.counts["sales quote lines created"] += 1
             self.dv.update("quotes", quote_id, {"statecode": 1, "statuscode": 2})
             self.summary.counts["sales quotes created and activated"] += 1
+
+    def sales_orders(self, synced: dict[str, tuple[str, str]]) -> None:
+        """Orders taken in Sales: two lines of products from F&O (3 units with a line discount of
+        10.00, which F&O can only hold as 3.33 a unit and a charge of -0.01, and a second product),
+        then activated; after every third such order one more with a write-in product, whose
+        activation Sales refuses, so it stays a Draft that never goes to F&O."""
+        for account, pool in self._synced_accounts(synced, self.sizes[4], "Sales orders"):
+            currency = account["_transactioncurrencyid_value"]
+            first, second = self.r.sample(pool, k=2) if len(pool) > 1 else (pool[0], pool[0])
+            # Dataverse numbers the order (ORD-01000-ABCDEF); it is a Draft until activated
+            order_id = self.dv.create("salesorders", self._document(account))["salesorderid"]
+            for line in (self._product_line(first, currency, 1, 3.0, discount=10.0),
+                         self._product_line(second, currency, 2, float(self.r.randint(1, 5)))):
+                self.dv.create("salesorderdetails", {"salesorderid@odata.bind": f"/salesorders({order_id})", **line})
+            self.dv.update("salesorders", order_id, {"msdynce_processingstatus": ACTIVE_ORDER})
+            self.summary.counts["sales orders created and activated"] += 1
+            if self.summary.counts["sales orders created and activated"] % 3 == 1:  # the 1st, 4th, ...
+                self._sales_order_with_write_in(account, first)
+
+    def _sales_order_with_write_in(self, account: dict, product: dict) -> None:
+        currency = account["_transactioncurrencyid_value"]
+        order_id = self.dv.create("salesorders", self._document(account))["salesorderid"]
+        bind = {"salesorderid@odata.bind": f"/salesorders({order_id})"}
+        self.dv.create("salesorderdetails", {**bind, **self._product_line(product, currency, 1, 1.0)})
+        self.dv.create("salesorderdetails", {**bind, "productdescription": "Installation on site",
+                                             "isproductoverridden": True, "ispriceoverridden": True,
+                                             "quantity": 1.0, "priceperunit": 150.0, "sequencenumber": 2,
+                                             "lineitemnumber": 2,
+                                             "transactioncurrencyid@odata.bind": f"/transactioncurrencies({currency})"})
+        refused = self.dv.request("PATCH", f"{self.dv.url}{DV_API}salesorders({order_id})", ok=(204, 400),
+                                  json={"msdynce_processingstatus": ACTIVE_ORDER}, headers={"If-Match": "*"})
+        if refused.status_code == 204:
+            raise SimulationError(f"Sales activated order {order_id} although it has a write-in product")
+        self.summary.counts["sales orders with a write-in product refused activation"] += 1
 
     # -- F&O ------------------------------------------------------------------------------------
     def finops_customers(self) -> dict[str, tuple[str, str]]:
@@ -301,6 +363,22 @@ class _Users:
                                             "$filter": f"IsExternallyMaintained eq {YES}",
                                             "$select": "dataAreaId,CustomerAccount,SalesCurrencyCode"})
         return {r["CustomerAccount"]: (r["dataAreaId"], r["SalesCurrencyCode"]) for r in rows}
+
+    def finops_orders_from_sales(self) -> None:
+        """Order processors confirm the open orders that arrived from Sales (processing status
+        Active, externally maintained customer, at least one line) and run "Calculate sales
+        totals" on them, as on their own orders, so they can flow back to Sales."""
+        arrived = self.fo.get("CDSSalesOrderHeaders", **{
+            "cross-company": "true", "$select": "dataAreaId,SalesOrderNumber",
+            "$filter": f"SalesOrderProcessingStatus eq {OPEN} and OrderingCustomerIsExternallyMaintained eq {YES}",
+            "$expand": "SalesOrderLines($select=LineCreationSequenceNumber)"})
+        for order in arrived:
+            if not order["SalesOrderLines"]:
+                continue  # its lines are still on their way
+            le, number = order["dataAreaId"], order["SalesOrderNumber"]
+            self.fo.action(f"orders/{le}/{number}/confirm")
+            self.fo.action("calculate-totals", {"company": le, "number": number})
+            self.summary.counts["F&O orders from Sales confirmed, totals calculated"] += 1
 
     def finops_orders(self, customers: dict[str, tuple[str, str]]) -> None:
         n_orders = self.sizes[3]
@@ -343,7 +421,7 @@ class _Users:
 def simulate(dataverse_url: str = "http://127.0.0.1:8801", finops_url: str = "http://127.0.0.1:8802",
              steps: int = 1, interval: float = 0, seed: int | None = None, authority: str | None = None,
              verify=True, accounts_per_step: int = 3, contacts_per_step: int = 5, quotes_per_step: int = 2,
-             orders_per_step: int = 3, sales: bool = True, finops: bool = True,
+             orders_per_step: int = 3, sales_orders_per_step: int = 1, sales: bool = True, finops: bool = True,
              echo=None) -> SimulationSummary:
     """Run `steps` rounds of business activity, `interval` seconds apart (see module docstring).
 
@@ -359,23 +437,25 @@ def simulate(dataverse_url: str = "http://127.0.0.1:8801", finops_url: str = "ht
     summary = SimulationSummary()
     dv = _Dataverse(dataverse_url, authority, verify)
     fo = _FinOps(finops_url, authority, verify)
+    sizes = (accounts_per_step, contacts_per_step, quotes_per_step, orders_per_step, sales_orders_per_step)
     users = None
     for step in range(steps):
         if step and interval:
             time.sleep(interval)
         before = Counter(summary.counts)
         if sales:
-            users = users or _Users(dv, fo, rnd, fake, summary, accounts_per_step, contacts_per_step,
-                                    quotes_per_step, orders_per_step)
+            users = users or _Users(dv, fo, rnd, fake, summary, sizes)
             users.sales_accounts_and_contacts()
         if users is None:
             users = _Users.__new__(_Users)
             users.dv, users.fo, users.r, users.fake, users.summary = dv, fo, rnd, fake, summary
-            users.sizes = (accounts_per_step, contacts_per_step, quotes_per_step, orders_per_step)
+            users.sizes = sizes
         customers = users.finops_customers() if (sales or finops) else {}
         if sales:
             users.sales_quotes(customers)
+            users.sales_orders(customers)
         if finops:
+            users.finops_orders_from_sales()
             users.finops_orders(customers)
         summary.steps += 1
         if echo:

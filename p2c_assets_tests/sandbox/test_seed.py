@@ -270,3 +270,59 @@ def test_simulate_sales_side(seeded):
     assert dv_get(seeded, "accounts", **{"$count": "true", "$top": "1"})["@odata.count"] == before + 3
     # no product came from F&O yet: quotes are skipped, not faked
     assert summary.counts["sales quotes created and activated"] == 0 and summary.skipped
+
+
+def test_simulate_sales_orders_activated_and_confirmed_in_f_and_o(seeded):
+    """Sales users take orders for an account that reached F&O with products that came from F&O
+    and activate them (one with a write-in product is refused); F&O users confirm what arrives."""
+    dv_get(seeded, "accounts", **{"$top": "1"})
+    dv_token, fo_token = seeded.token("dataverse"), seeded.token("finops")
+    usd = dv_get(seeded, "transactioncurrencies", **{"$filter": "isocurrencycode eq 'USD'"})["value"][0]
+    account = dv_get(seeded, "accounts", **{
+        "$filter": f"_transactioncurrencyid_value eq {usd['transactioncurrencyid']} and statecode eq 0",
+        "$select": "accountnumber", "$top": "1"})["value"][0]["accountnumber"]
+    created = requests.post(f"{seeded.finops_url}/data/CustomersV3", timeout=10, headers={
+        "Authorization": f"Bearer {fo_token}"}, json={
+        "dataAreaId": "usmf", "CustomerAccount": account, "OrganizationName": "Synced from Sales",
+        "CustomerGroupId": "10", "SalesCurrencyCode": "USD", "LanguageId": "en-us", "SiteId": "1",
+        "WarehouseId": "13", "IsExternallyMaintained": "Yes"})
+    assert created.status_code == 201, created.text
+    for number in ("SIM-FO-1", "SIM-FO-2"):  # as the products flow brings them: externally maintained, active
+        product = requests.patch(
+            f"{seeded.dataverse_url}/api/data/v9.2/products(productnumber='{number}')", timeout=10,
+            headers={"Authorization": f"Bearer {dv_token}"},
+            json={"name": number, "price": 25.0, "msdynce_ismaintainedexternally": True, "statecode": 0,
+                  "statuscode": 1,
+                  "transactioncurrencyid@odata.bind": f"/transactioncurrencies({usd['transactioncurrencyid']})"})
+        assert product.status_code == 204, product.text
+
+    summary = simulate(seeded.dataverse_url, seeded.finops_url, steps=1, seed=3, finops=False,
+                       accounts_per_step=0, contacts_per_step=0, quotes_per_step=0, sales_orders_per_step=1)
+    assert summary.counts["sales orders created and activated"] == 1
+    assert summary.counts["sales orders with a write-in product refused activation"] == 1
+    orders = values(dv_get(seeded, "salesorders", **{
+        "$select": "ordernumber,msdynce_processingstatus,msdynce_hasexternallymaintainedproductsonly",
+        "$expand": "order_details($select=quantity,manualdiscountamount,productdescription)",
+        "$filter": "startswith(ordernumber,'ORD-')"}))
+    by_status = {o["msdynce_processingstatus"]: o for o in orders}
+    assert set(by_status) == {647390000, 647390011}  # one Active, one left in Draft
+    active = by_status[647390000]
+    assert active["msdynce_hasexternallymaintainedproductsonly"] is True
+    lines = [(d["quantity"], d["manualdiscountamount"]) for d in active["order_details"]]
+    assert len(lines) == 2 and (3, 10) in lines  # two products from F&O, 3 units with 10.00 off
+    assert by_status[647390011]["msdynce_hasexternallymaintainedproductsonly"] is False
+
+    # the order reaches F&O (as the Sales -> F&O flow sends it); F&O users confirm it
+    number = active["ordernumber"]
+    for entity_set, body in (
+            ("CDSSalesOrderHeaders", {"SalesOrderNumber": number, "OrderingCustomerAccountNumber": account}),
+            ("CDSSalesOrderLines", {"SalesOrderNumber": number, "LineCreationSequenceNumber": 1,
+                                    "ProductNumber": "D0001", "OrderedSalesQuantity": 3})):
+        sent = requests.post(f"{seeded.finops_url}/data/{entity_set}", json=body, timeout=10,
+                             headers={"Authorization": f"Bearer {fo_token}"})
+        assert sent.status_code == 201, sent.text
+    summary = simulate(seeded.dataverse_url, seeded.finops_url, steps=1, seed=3, sales=False, orders_per_step=0)
+    assert summary.counts["F&O orders from Sales confirmed, totals calculated"] == 1
+    header = fo_get(seeded, f"CDSSalesOrderHeaders(dataAreaId='usmf',SalesOrderNumber='{number}')")
+    assert header["SalesOrderProcessingStatus"] in ("Confirmed", "Invoiced")  # it may be invoiced at once
+    assert header["AreTotalsUpdated"] == "Yes" and header["OrderTotalAmount"] > 0
