@@ -10,9 +10,17 @@ import pandas as pd
 from .auth import TokenCredential, TokenSource
 from .http import HttpSession, RequestStats, RetryPolicy
 from .odata import any_of, chunk_keys
+from .protocol import AnyOf
 from .writes import PendingRow, WriteOutcome, match_key, prepare_rows
 
 MAX_BATCH = 1000   # both services cap a $batch / bulk message at 1,000 operations
+
+
+def concat(pages: list[pd.DataFrame], select: Sequence[str] | None) -> pd.DataFrame:
+    """The pages of a read as one DataFrame (a read of no keys made no request: no rows)."""
+    if not pages:
+        return frame([], select)
+    return pd.concat(pages, ignore_index=True) if len(pages) > 1 else pages[0]
 
 
 def frame(rows: list[dict], select: Sequence[str] | None) -> pd.DataFrame:
@@ -60,6 +68,14 @@ class ODataClient:
 
     # --- reading -------------------------------------------------------------------------------
 
+    def _filters(self, filter: str | None, where: AnyOf | None) -> list[str | None]:
+        """The ``$filter`` of each request a read needs: ``filter`` and, with ``where``, one share of its
+        keys per request, each under ``max_filter_chars`` once encoded (servers cap the request line)."""
+        if where is None:
+            return [filter]
+        keys = [any_of(where.fields, chunk) for chunk in chunk_keys(where.fields, where.keys, self.max_filter_chars)]
+        return [f"({filter}) and ({k})" if filter else k for k in keys]
+
     def _pages(self, url: str, params: Mapping | None = None,
                headers: Mapping[str, str] | None = None) -> Iterator[dict]:
         """Response bodies of a query, following ``@odata.nextLink`` (verbatim) to the end."""
@@ -75,9 +91,8 @@ class ODataClient:
                        headers: Mapping[str, str] | None = None) -> dict[tuple, dict]:
         """The rows among ``keys`` that exist, by ``match_key``: a few filtered GETs, not one per row."""
         found: dict[tuple, dict] = {}
-        for chunk in chunk_keys(fields, keys, self.max_filter_chars):
-            query = {**(params or {}), "$select": ",".join([*fields, *extra_select]),
-                     "$filter": any_of(fields, chunk)}
+        for key_filter in self._filters(None, AnyOf(tuple(fields), tuple(keys))):
+            query = {**(params or {}), "$select": ",".join([*fields, *extra_select]), "$filter": key_filter}
             for body in self._pages(self.api + entity_set, query, headers):
                 for row in body.get("value", []):
                     found[match_key(tuple(row.get(f) for f in fields))] = row

@@ -38,17 +38,19 @@ import contextlib
 import logging
 import re
 import threading
+import uuid
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import pandas as pd
 
-from .base import MAX_BATCH, ODataClient, frame
+from .base import MAX_BATCH, ODataClient, concat, frame
 from .batch import BatchRequest, BatchResponse, build_batch, parse_batch
 from .errors import DeltaTokenExpired, ServiceError, parse_error_body
 from .http import retry_after_seconds
 from .odata import entity_path, eq, key_predicate
+from .protocol import AnyOf, Delta, Ref
 from .writes import PendingRow, WriteOutcome, match_key, write_isolating_failures
 
 log = logging.getLogger("p2c_assets.connectors")
@@ -102,18 +104,49 @@ class DataverseClient(ODataClient):
     # --- reading -------------------------------------------------------------------------------
 
     def iter_pages(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
-                   orderby: str | None = None) -> Iterator[pd.DataFrame]:
-        """One DataFrame per page of ``page_size`` rows."""
-        params = {name: value for name, value in (("$select", ",".join(select or ())), ("$filter", filter),
-                                                  ("$orderby", orderby)) if value}
-        for body in self._pages(self.api + entity_set, params, self._prefer()):
-            yield frame(body.get("value", []), select)
+                   orderby: str | None = None, *, where: AnyOf | None = None,
+                   companies: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
+        """One DataFrame per page of ``page_size`` rows.
+
+        ``companies`` narrows nothing: Dataverse rows belong to business units, not to F&O legal
+        entities, so every row is read and a flow maps business units to legal entities itself.
+        """
+        for query in self._filters(filter, where):
+            params = {name: value for name, value in (("$select", ",".join(select or ())), ("$filter", query),
+                                                      ("$orderby", orderby)) if value}
+            for body in self._pages(self.api + entity_set, params, self._prefer()):
+                yield frame(body.get("value", []), select)
 
     def read(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
-             orderby: str | None = None) -> pd.DataFrame:
+             orderby: str | None = None, *, where: AnyOf | None = None,
+             companies: Sequence[str] | None = None) -> pd.DataFrame:
         """All rows of the query (every page) as one DataFrame."""
-        pages = list(self.iter_pages(entity_set, select, filter, orderby))
-        return pd.concat(pages, ignore_index=True) if len(pages) > 1 else pages[0]
+        return concat(list(self.iter_pages(entity_set, select, filter, orderby, where=where)), select)
+
+    def id_column(self, entity_set: str) -> str:
+        """A table's primary id column: its logical name + ``id`` (``uoms`` -> ``uomid``,
+        ``transactioncurrencies`` -> ``transactioncurrencyid``)."""
+        singular = entity_set[:-3] + "y" if entity_set.endswith("ies") else entity_set[:-1]
+        return singular + "id"
+
+    def read_since(self, entity_set: str, select: Sequence[str], *, filter: str | None = None,
+                   companies: Sequence[str] | None = None, delta_link: str | None = None) -> Delta:
+        """The rows of the query that changed since ``delta_link``, by change tracking; all without one.
+
+        A change-tracking read takes no ``$filter``, so it is asked for the ids only and the changed
+        rows are read again with the filter: a row that no longer matches is among ``changed_ids`` but
+        not in ``rows``. Without a link the feed is opened before the full read, so a change made
+        while the rows are read comes back next time rather than slipping by.
+        """
+        pk = self.id_column(entity_set)
+        select = list(dict.fromkeys([*select, pk]))
+        if delta_link is None:
+            link = self.read_changes(entity_set, select=[pk]).delta_link
+            return Delta(self.read(entity_set, select, filter), (), (), link)
+        changes = self.read_changes(entity_set, select=[pk], delta_link=delta_link)
+        ids = tuple(str(i) for i in changes.rows[pk]) if not changes.rows.empty else ()
+        rows = self.read(entity_set, select, filter, where=AnyOf((pk,), tuple((uuid.UUID(i),) for i in ids)))
+        return Delta(rows, ids, tuple(changes.deleted_ids), changes.delta_link)
 
     def read_changes(self, entity_set: str, select: Sequence[str] | None = None,
                      delta_link: str | None = None) -> Changes:
@@ -163,6 +196,14 @@ class DataverseClient(ODataClient):
                     raise ValueError(f"Dataverse has no table with entity set {entity_set!r}")
                 self._tables[entity_set] = TableInfo(found[0]["LogicalName"], found[0]["PrimaryIdAttribute"])
             return self._tables[entity_set]
+
+    def _complete(self, row: Mapping[str, object], key: list[str]) -> Mapping[str, object]:
+        """A ``Ref`` becomes the link Dataverse writes: ``<nav>@odata.bind: /accounts(accountnumber='A-1')``
+        for an alternate key (the Web API resolves it, no id needed), ``/uoms(<guid>)`` for an id."""
+        if not any(isinstance(value, Ref) for value in row.values()):
+            return row
+        return {(f"{name}@odata.bind" if isinstance(value, Ref) else name): _link(value) if isinstance(value, Ref)
+                else value for name, value in row.items()}
 
     @property
     def tables_without_bulk(self) -> frozenset[str]:
@@ -261,6 +302,10 @@ class DataverseClient(ODataClient):
                                   "POST", urlsplit(self.api).path + "$batch")
             pending = again
         return outcomes
+
+
+def _link(ref: Ref) -> str:
+    return f"/{ref.entity_set}({ref.id if ref.id else key_predicate(dict(ref.key))})"
 
 
 def _header(answer: BatchResponse, name: str) -> str | None:

@@ -27,10 +27,11 @@ from typing import Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from .base import ODataClient, frame
+from .base import ODataClient, concat, frame
 from .batch import BatchRequest, build_batch, parse_batch
 from .errors import Activity, parse_error_body, with_activity
 from .odata import any_of, entity_path, key_predicate
+from .protocol import AnyOf, Delta
 from .writes import PendingRow, WriteOutcome, match_key, write_isolating_failures
 
 COMPANY_FIELD = "dataAreaId"
@@ -53,7 +54,7 @@ class FinOpsClient(ODataClient):
 
     def iter_pages(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
                    cross_company: bool = False, companies: Sequence[str] | None = None,
-                   orderby: str | None = None) -> Iterator[pd.DataFrame]:
+                   orderby: str | None = None, *, where: AnyOf | None = None) -> Iterator[pd.DataFrame]:
         """One DataFrame per server page.
 
         ``companies`` limits the read to those legal entities (and implies cross-company);
@@ -67,19 +68,28 @@ class FinOpsClient(ODataClient):
             params["cross-company"] = "true"
         if select:
             params["$select"] = ",".join(select)
-        if filters:
-            params["$filter"] = " and ".join(filters)
         if orderby:
             params["$orderby"] = orderby
-        for body in self._pages(self.api + entity_set, params):
-            yield frame(body.get("value", []), select)
+        for query in self._filters(" and ".join(filters) or None, where):
+            for body in self._pages(self.api + entity_set, {**params, **({"$filter": query} if query else {})}):
+                yield frame(body.get("value", []), select)
 
     def read(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
              cross_company: bool = False, companies: Sequence[str] | None = None,
-             orderby: str | None = None) -> pd.DataFrame:
+             orderby: str | None = None, *, where: AnyOf | None = None) -> pd.DataFrame:
         """All rows of the query (every page) as one DataFrame."""
-        pages = list(self.iter_pages(entity_set, select, filter, cross_company, companies, orderby))
-        return pd.concat(pages, ignore_index=True) if len(pages) > 1 else pages[0]
+        return concat(list(self.iter_pages(entity_set, select, filter, cross_company, companies, orderby,
+                                           where=where)), select)
+
+    def read_since(self, entity_set: str, select: Sequence[str], *, filter: str | None = None,
+                   companies: Sequence[str] | None = None, delta_link: str | None = None) -> Delta:
+        """The whole query, every time: F&O keeps no change feed (and most entities no reliable
+        modified stamp), so there is no link to resume from."""
+        return Delta(self.read(entity_set, select, filter, companies=companies), (), (), None)
+
+    def id_column(self, entity_set: str) -> None:
+        """None: F&O data entities are addressed by their key fields and have no record id."""
+        return None
 
     def _complete(self, row: Mapping[str, object], key: list[str]) -> Mapping[str, object]:
         if COMPANY_FIELD in key and not row.get(COMPANY_FIELD):

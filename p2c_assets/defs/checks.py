@@ -2,7 +2,8 @@
 
 They read both services after the writes, so they catch what per-row validation cannot: a quotation
 whose customer is missing in F&O, an order line whose product is missing in Sales, or a target record
-that differs from what its source says (drift), key by key on the mapped fields.
+that differs from what its source says (drift), key by key on the mapped fields. The comparisons are
+the engine's (`engine.reconcile`); this module wires them to the assets.
 """
 
 
@@ -12,10 +13,8 @@ import pandas as pd
 from p2c_assets.defs.assets import SOURCE_SYSTEM, TARGETS, client_for, key
 from p2c_assets.defs.reporting import table
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
-from p2c_assets.engine.diff import compare
-from p2c_assets.engine.mapping import map_rows, natural_key
-from p2c_assets.engine.references import fold
-from p2c_assets.engine.sync import LANDED, target_snapshot
+from p2c_assets.connectors.protocol import AnyOf
+from p2c_assets.engine.reconcile import missing_references, reconcile
 
 QUOTATIONS = key("fo", "quotations")
 ORDER_LINES = key("sales", "order_lines")
@@ -27,12 +26,10 @@ def quotation_customer_exists(finops: FinOpsResource, flow_settings: FlowSetting
     client, companies = finops.get_client(), sorted(flow_settings.get().companies)
     quotes = client.read("CDSSalesQuotationHeaders", select=["dataAreaId", "SalesQuotationNumber",
                                                                "RequestingCustomerAccountNumber"],
-                         cross_company=True, companies=companies)
-    customers = client.read("CustomersV3", select=["dataAreaId", "CustomerAccount"], cross_company=True,
-                            companies=companies)
-    known = set(zip(customers["dataAreaId"].str.lower(), customers["CustomerAccount"].map(fold)))
-    missing = quotes[[(c.lower(), fold(a)) not in known for c, a in
-                      zip(quotes["dataAreaId"], quotes["RequestingCustomerAccountNumber"].fillna(""))]]
+                         companies=companies)
+    customers = client.read("CustomersV3", select=["dataAreaId", "CustomerAccount"], companies=companies)
+    missing = missing_references(quotes, ["dataAreaId", "RequestingCustomerAccountNumber"],
+                                 customers, ["dataAreaId", "CustomerAccount"])
     return dg.AssetCheckResult(passed=missing.empty, metadata={"quotations": len(quotes), "missing": len(missing),
                                                               "sample": table(missing)})
 
@@ -43,10 +40,10 @@ def order_line_product_exists(dataverse: DataverseResource) -> dg.AssetCheckResu
     client = dataverse.get_client()
     lines = client.read("salesorderdetails", select=["msdynce_ordernumber", "sequencenumber", "_productid_value",
                                                      "msdynce_ismisctax"],
-                        filter="msdynce_ismaintainedexternally eq true")
-    products = set(client.read("products", select=["productid"])["productid"].str.lower())
+                        where=AnyOf.equal(msdynce_ismaintainedexternally=True))
+    products = client.read("products", select=["productid"])
     real = lines[lines["msdynce_ismisctax"] != True]  # noqa: E712 - pandas element-wise comparison
-    missing = real[[not isinstance(p, str) or p.lower() not in products for p in real["_productid_value"]]]
+    missing = missing_references(real, ["_productid_value"], products, ["productid"])
     return dg.AssetCheckResult(passed=missing.empty, metadata={"lines": len(real), "missing": len(missing),
                                                               "sample": table(missing)})
 
@@ -61,41 +58,26 @@ def build_reconciliation(spec) -> dg.AssetChecksDefinition:
         description="the target holds what the source says, key by key on the mapped fields, for every "
                     "record the ledger says landed; records whose source is gone are reported as orphans")
 
-    def reconcile(dataverse, finops, ledger, flow_settings, frames: dict) -> dg.AssetCheckResult:
+    def check(dataverse, finops, ledger, flow_settings, frames: dict) -> dg.AssetCheckResult:
         settings = flow_settings.get()
-        client = client_for(spec.system, dataverse, finops)
-        drift, checked = [], 0
-        for flow, source_name in spec.flows.items():
-            template = settings.templates[flow]
-            mapped = map_rows(template, frames[source_name], settings.companies)
-            keys = natural_key(mapped, template.target.key)
-            landed = {k for k, s in ledger.get().states(flow).items() if s.outcome in LANDED}
-            mapped = mapped[keys.isin(landed)]
-            checked += len(mapped)
-            fields = [f for f in template.target_fields if f not in template.binds]
-            target = target_snapshot(template, client, settings.companies)
-            drift.append(compare(mapped, target, template.target.key, fields).assign(flow=flow))
-            # deletes are not propagated (the safe choice): records the sync wrote whose source is
-            # gone or no longer passes the filter are reported here for an admin to decide
-            in_target = set(natural_key(target, template.target.key).map(fold))
-            orphans = sorted(k for k in landed - set(keys) if fold(k) in in_target)
-            drift.append(pd.DataFrame({"key": orphans, "field": "(record)", "source": "missing in source",
-                                       "target": "present", "flow": flow}))
-        found = pd.concat(drift, ignore_index=True)
-        return dg.AssetCheckResult(passed=found.empty, metadata={"records_compared": checked,
+        result = reconcile([(settings.templates[flow], frames[source]) for flow, source in spec.flows.items()],
+                           client=client_for(spec.system, dataverse, finops), ledger=ledger.get(),
+                           companies=settings.companies)
+        found = result.differences
+        return dg.AssetCheckResult(passed=found.empty, metadata={"records_compared": result.compared,
                                                                 "differences": len(found), "sample": table(found)})
 
     if len(names) == 1:
         @decorate
         def reconciliation(dataverse: DataverseResource, finops: FinOpsResource, ledger: LedgerResource,
                            flow_settings: FlowSettingsResource, first: pd.DataFrame) -> dg.AssetCheckResult:
-            return reconcile(dataverse, finops, ledger, flow_settings, {names[0]: first})
+            return check(dataverse, finops, ledger, flow_settings, {names[0]: first})
     else:
         @decorate
         def reconciliation(dataverse: DataverseResource, finops: FinOpsResource, ledger: LedgerResource,
                            flow_settings: FlowSettingsResource, first: pd.DataFrame,
                            second: pd.DataFrame) -> dg.AssetCheckResult:
-            return reconcile(dataverse, finops, ledger, flow_settings, {names[0]: first, names[1]: second})
+            return check(dataverse, finops, ledger, flow_settings, {names[0]: first, names[1]: second})
     return reconciliation
 
 

@@ -1,28 +1,24 @@
-"""Bind: turn mapped natural values into Dataverse `@odata.bind` references.
+"""Bind: turn mapped natural values into references to related records (`Ref`).
 
-Alternate keys bind directly (`/accounts(accountnumber='ACC-01000-ABCDEF')`); tables without one
-(units) are resolved to a GUID from a reference read. A value that matches nothing rejects the row
-with the field and value named, so an unknown product or currency is a clear rejection rather than a
-server error per row.
+A value bound by an alternate key (`accountnumber`) becomes a `Ref` by that key, once a reference
+read shows the record exists; a value matched on a plain column (a unit's name) becomes a `Ref` by
+the record id that column leads to. The client writes a `Ref` as its service links records. A value
+that matches nothing rejects the row with the field and value named, so an unknown product or
+currency is a clear rejection rather than a server error per row.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from p2c_assets.connectors.odata import key_predicate
-from p2c_assets.engine.references import References, fold
+from p2c_assets.connectors.protocol import Ref, fold
+from p2c_assets.engine.references import References
 from p2c_assets.flows.template import Bind, FlowTemplate
 
 
-def primary_key(entity_set: str) -> str:
-    """Dataverse primary key = logical name + 'id' (`uoms` -> `uomid`, `transactioncurrencies` -> ...yid)."""
-    singular = entity_set[:-3] + "y" if entity_set.endswith("ies") else entity_set[:-1]
-    return singular + "id"
-
-
 def bind_rows(template: FlowTemplate, frame: pd.DataFrame, references: References) -> tuple[pd.DataFrame, pd.Series]:
-    """Returns the payload frame (bind columns replaced) and rejection reasons by row."""
+    """Returns the payload frame (each bind field replaced by its navigation column of `Ref`s) and
+    rejection reasons by row."""
     payload = frame.copy()
     problems: dict[int, list[str]] = {}
     for field, bind in template.binds.items():
@@ -39,20 +35,20 @@ def bind_rows(template: FlowTemplate, frame: pd.DataFrame, references: Reference
                     f"{field}: no {bind.entity_set} with {bind.by} {value!r} in Sales; create it there (or sync "
                     f"it first) and this row is sent on the next run")
                 continue
-            navs.setdefault(f"{nav}@odata.bind", [None] * len(payload))[payload.index.get_loc(row)] = ref
+            navs.setdefault(nav, [None] * len(payload))[payload.index.get_loc(row)] = ref
         for name, refs in navs.items():
             payload[name] = refs
     reasons = pd.Series({row: "; ".join(texts) for row, texts in problems.items()}, dtype=object)
     return payload.drop(index=reasons.index), reasons
 
 
-def _reference(field: str, bind: Bind, value, references: References) -> tuple[str, str | None]:
+def _reference(field: str, bind: Bind, value, references: References) -> tuple[str, Ref | None]:
     for nav, entity_set, by in bind.choices or ((bind.nav or field, bind.entity_set, bind.by),):
         if bind.alternate_key:
             if fold(value) in references.values(entity_set, by):
-                return nav, f"/{entity_set}({key_predicate({by: value})})"
+                return nav, Ref(entity_set, key=((by, value),))
         else:
-            guid = references.mapping(entity_set, by, primary_key(entity_set)).get(fold(value))
-            if guid is not None:
-                return nav, f"/{entity_set}({guid})"
+            record_id = references.ids(entity_set, by).get(fold(value))
+            if record_id is not None:
+                return nav, Ref(entity_set, id=record_id)
     return bind.nav or field, None

@@ -2,7 +2,7 @@
 
 A row is written only when the hash of its mapped content differs from the hash recorded at its last
 successful write; a no-change run writes nothing. The same comparison of mapped values against what
-the target holds serves the dry run's field diff and the reconciliation check.
+the target holds (`target_snapshot`) serves the dry run's field diff and the reconciliation.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import json
 
 import pandas as pd
 
-from p2c_assets.connectors.odata import fold
-from p2c_assets.engine.values import joined, normal_column
+from p2c_assets.connectors.protocol import ServiceClient, fold
+from p2c_assets.engine.keys import record_keys
+from p2c_assets.engine.values import normal_column
+from p2c_assets.flows.template import FlowTemplate
 
 
 def content_hashes(frame: pd.DataFrame) -> pd.Series:
@@ -36,8 +38,9 @@ def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fi
         return pd.DataFrame(columns=columns)
     fields = [f for f in fields if f in mapped and f in target and f not in key]
     # joined on keys as the target matches them (`fold`): `acc-1` finds `ACC-1`, `STRAßE` never finds `STRASSE`
-    left = mapped.assign(_k=joined(mapped, key).map(fold), _shown=joined(mapped, key))
-    right = target[fields].assign(_k=joined(target, key).map(fold)).drop_duplicates("_k") if not target.empty \
+    shown = record_keys(mapped, key)
+    left = mapped.assign(_k=shown.map(fold), _shown=shown)
+    right = target[fields].assign(_k=record_keys(target, key).map(fold)).drop_duplicates("_k") if not target.empty \
         else pd.DataFrame(columns=[*fields, "_k"])
     merged = left.merge(right, on="_k", how="left", suffixes=("", "__target"), indicator=True)
     found = [pd.DataFrame({"key": merged.loc[merged["_merge"] == "left_only", "_shown"], "field": "(record)",
@@ -50,3 +53,11 @@ def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fi
         found.append(pd.DataFrame({"key": both.loc[differs, "_shown"], "field": f,
                                    "source": both.loc[differs, f], "target": both.loc[differs, f + "__target"]}))
     return pd.concat(found, ignore_index=True)[columns]
+
+
+def target_snapshot(template: FlowTemplate, client: ServiceClient, companies: dict[str, str]) -> pd.DataFrame:
+    """What the target holds for this flow: its key and plain (not bound) mapped fields, in the mapped
+    legal entities."""
+    columns = [f for f in template.target_fields if f not in template.binds]
+    return client.read(template.target.entity_set, select=list(dict.fromkeys([*template.target.key, *columns])),
+                       companies=sorted(companies))

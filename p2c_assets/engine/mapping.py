@@ -1,17 +1,18 @@
 """Map: fill every target field of a template from a source frame.
 
 Order of precedence per field, as in Data Integrator: the field map (or value map) gives a value; a
-blank value falls back to the template default. The legal entity comes from the company mapping
-(F&O legal entity <-> Sales business unit). The result keeps the source row's index so rejections can
-point back at source records.
+blank value falls back to the template default. The company field comes from the organization
+mapping (`companies`: F&O legal entity -> Sales business unit), in the direction the template's data
+gives: a source that names a Sales business unit (`business_unit_column`) is written with its legal
+entity, a source that names its legal entity (`Source.company_column`) with its business unit. The
+result keeps the source row's index so rejections can point back at source records.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from p2c_assets.engine.references import fold
-from p2c_assets.engine.values import joined
+from p2c_assets.connectors.protocol import fold
 from p2c_assets.flows.template import FlowTemplate, blank
 
 
@@ -36,15 +37,20 @@ def map_rows(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, 
     return mapped.astype(object).where(mapped.notna(), None)
 
 
-def _company(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.Series:
-    """Sales -> F&O: business unit name -> legal entity; F&O -> Sales: legal entity -> business unit."""
-    if template.target.system == "fo":
+def legal_entities(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.Series:
+    """Each source row's F&O legal entity: the one its business unit maps to, or the one it names
+    (None where neither is known)."""
+    if template.business_unit_column:
         by_unit = {fold(unit): company for company, unit in companies.items()}
-        units = source[template.business_unit_column]
-        return units.map(lambda u: by_unit.get(fold(u)) if isinstance(u, str) else None)
-    return source["dataAreaId"].map(lambda c: companies.get(c.lower()) if isinstance(c, str) else None)
+        return source[template.business_unit_column].map(lambda u: by_unit.get(fold(u)) if isinstance(u, str) else None)
+    column = template.source.company_column
+    return source[column] if column in source else pd.Series(None, index=source.index, dtype=object)
 
 
-def natural_key(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
-    """One string per row ('usmf|ACC-01000-ABCDEF'), the ledger's record key."""
-    return joined(frame, key)
+def _company(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.Series:
+    """Business unit -> legal entity when the source names business units; legal entity -> business
+    unit when it names legal entities."""
+    entities = legal_entities(template, source, companies)
+    if template.business_unit_column:
+        return entities
+    return entities.map(lambda c: companies.get(fold(c)) if isinstance(c, str) else None)

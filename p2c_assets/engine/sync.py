@@ -1,8 +1,8 @@
 """One sync of one flow: plan (map -> validate -> bind -> diff), write, record (DESIGN.md section 4).
 
-The engine knows neither Dagster nor HTTP details: it takes a flow template, the extracted source
-frame, a target client (the connector contract of docs/architecture.md 3) and the ledger, and returns
-a `SyncReport` that the Dagster layer turns into metadata and checks.
+The engine knows neither Dagster nor either service: it takes a flow template, the extracted source
+frame, a target client (`connectors.protocol.ServiceClient`) and the ledger, and returns a
+`SyncReport` that the Dagster layer turns into metadata and checks.
 
 Every extracted row is accounted for exactly once: filtered out (the template's row filter or
 routing rule), or one outcome: created, updated, unchanged, rejected (failed validation or a
@@ -22,11 +22,13 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from p2c_assets.connectors.protocol import ServiceClient
 from p2c_assets.engine.binds import bind_rows
-from p2c_assets.engine.diff import compare, content_hashes
+from p2c_assets.engine.diff import compare, content_hashes, target_snapshot
+from p2c_assets.engine.keys import KeyIndex, record_keys
 from p2c_assets.engine.ledger import Ledger, RecordOutcome
-from p2c_assets.engine.mapping import map_rows, natural_key
-from p2c_assets.engine.references import References, fold
+from p2c_assets.engine.mapping import legal_entities, map_rows
+from p2c_assets.engine.references import References
 from p2c_assets.engine.validate import validate
 from p2c_assets.flows.template import FlowTemplate
 from p2c_assets.schemas import BY_ENTITY_SET
@@ -77,7 +79,7 @@ class Plan:
     probes: dict = field(default_factory=dict)
 
 
-def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger,
+def sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient, ledger: Ledger,
          companies: dict[str, str], dry_run: bool = False, full: bool = False,
          dagster_run_id: str | None = None, batch_size: int = 1000) -> SyncReport:
     """A real run holds its flow and its ledger run from its first read of the ledger to its last record,
@@ -88,7 +90,8 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger
                      full=full, batch_size=batch_size, run_id=run_id)
 
 
-def _sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger, companies: dict[str, str],
+def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient, ledger: Ledger,
+          companies: dict[str, str],
           dry_run: bool, full: bool, batch_size: int, run_id: int | None) -> SyncReport:
     started = time.monotonic()
     requests_before = client.stats.requests
@@ -120,14 +123,12 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledge
         field_diff=field_diff)
 
 
-def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: Ledger,
+def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient, ledger: Ledger,
               companies: dict[str, str], full: bool = False) -> Plan:
     """Map, validate, find blocked, parked and changed rows, and bind the ones to write."""
     mapped = map_rows(template, source, companies)
-    keys = natural_key(mapped, template.target.key)
-    company = template.company_field
-    legal_entities = (mapped[company] if company and template.target.system == "fo"
-                      else source.get("dataAreaId", pd.Series(None, index=source.index))).reindex(mapped.index)
+    keys = record_keys(mapped, template.target.key)
+    entities = legal_entities(template, source, companies).reindex(mapped.index)
     checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped, _value_map_hint(template))
     # an unmapped legal entity explains the blank company field (and the key) better than validation
     reasons = _unmapped_company(template, mapped, source).combine_first(checked.reasons)
@@ -142,11 +143,11 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client, ledger: L
     changed = [row for row in valid.index
                if row not in set(parked) and (full or not _unchanged(states.get(keys[row]), hashes[row]))]
     payload, bind_reasons = _bound(template, valid.loc[changed], client)
-    return Plan(mapped, keys, hashes, legal_entities, pd.concat([reasons, bind_reasons]), blocked, parked,
+    return Plan(mapped, keys, hashes, entities, pd.concat([reasons, bind_reasons]), blocked, parked,
                 payload, states, checked, probes)
 
 
-def _bound(template: FlowTemplate, rows: pd.DataFrame, client) -> tuple[pd.DataFrame, pd.Series]:
+def _bound(template: FlowTemplate, rows: pd.DataFrame, client: ServiceClient) -> tuple[pd.DataFrame, pd.Series]:
     """Binds are resolved for the rows about to be written only: a no-change run reads nothing more."""
     if not template.binds:
         return rows, pd.Series(dtype=object)
@@ -162,7 +163,8 @@ def _probes(parked: list, states: dict, keys: pd.Series, limit: int = PROBES) ->
     return {rows[0]: rows[1:] for rows in list(groups.values())[:limit]}
 
 
-def _unpark_with_probes(template: FlowTemplate, client, plan: Plan, outcomes: dict, batch_size: int) -> dict:
+def _unpark_with_probes(template: FlowTemplate, client: ServiceClient, plan: Plan, outcomes: dict,
+                        batch_size: int) -> dict:
     """Send the rows parked with a probe that landed; their outcomes."""
     freed = [row for probe, rows in plan.probes.items()
              if outcomes.get(probe, ("",))[0] in WRITTEN for row in rows]
@@ -190,15 +192,15 @@ def _unmapped_company(template: FlowTemplate, mapped: pd.DataFrame, source: pd.D
     if not template.company_field or mapped.empty:
         return pd.Series(dtype=object)
     missing = mapped.index[mapped[template.company_field].isna()]
-    if template.target.system == "fo":
+    if template.business_unit_column:
         column, side = template.business_unit_column, "Sales business unit"
     else:
-        column, side = "dataAreaId", "F&O legal entity"
+        column, side = template.source.company_column, "F&O legal entity"
     return pd.Series({row: f"{template.company_field}: {side} {source.at[row, column]!r} is not in 'companies' "
                            f"(p2c_flows.yaml); add it there to sync this record" for row in missing}, dtype=object)
 
 
-def write(template: FlowTemplate, client, plan: Plan, batch_size: int) -> dict:
+def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size: int) -> dict:
     """Send the payload; row -> (outcome, target id, error code, error message)."""
     payload = plan.payload
     if payload.empty:
@@ -247,13 +249,11 @@ def ledger_rows(template: FlowTemplate, plan: Plan, per_row: dict) -> list[Recor
     """One record per natural key (rows sharing a key were rejected together as duplicates); parked
     rows are not recorded: they stay parked until `p2c unpark` or their source changes."""
     seen: dict[str, RecordOutcome] = {}
-    company = template.company_field if template.target.system == "fo" else None
     for row, (outcome, target_id, code, message) in per_row.items():
         if outcome == "parked":
             continue
         seen.setdefault(plan.keys[row], RecordOutcome(
-            key=plan.keys[row], legal_entity=plan.mapped.at[row, company] if company else None,
-            content_hash=plan.hashes[row], outcome=outcome, target_id=target_id, error_code=code,
+            key=plan.keys[row], legal_entity=plan.legal_entities.get(row), content_hash=plan.hashes[row], outcome=outcome, target_id=target_id, error_code=code,
             error_message=message))
     return list(seen.values())
 
@@ -286,9 +286,9 @@ def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, ledger: Ledger)
     """Lines whose header is not landed in the ledger (failed, rejected, blocked or never written)."""
     if template.parent is None or payload.empty:
         return []
-    landed = {fold(k) for k, s in ledger.states(template.parent.flow).items() if s.outcome in LANDED}
-    header_keys = natural_key(payload, template.parent.key).map(fold)
-    return list(header_keys[~header_keys.isin(landed)].index)
+    landed = KeyIndex(k for k, s in ledger.states(template.parent.flow).items() if s.outcome in LANDED)
+    header_keys = record_keys(payload, template.parent.key)
+    return list(header_keys[~landed.isin(header_keys)].index)
 
 
 def _whole(value):
@@ -296,22 +296,13 @@ def _whole(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def target_snapshot(template: FlowTemplate, client, companies: dict[str, str]) -> pd.DataFrame:
-    """What the target holds for this flow's plain (non-bound) mapped fields."""
-    columns = [f for f in template.target_fields if f not in template.binds and "@" not in f]
-    columns = list(dict.fromkeys([*template.target.key, *columns]))
-    if template.target.system == "fo":
-        return client.read(template.target.entity_set, select=columns, cross_company=True,
-                           companies=sorted(companies))
-    return client.read(template.target.entity_set, select=columns)
-
-
-def _predict(template: FlowTemplate, plan: Plan, client, companies) -> tuple[dict, pd.DataFrame]:
+def _predict(template: FlowTemplate, plan: Plan, client: ServiceClient,
+             companies: dict[str, str]) -> tuple[dict, pd.DataFrame]:
     """What a write would do, from one read of the target: created or updated per pending row."""
     pending = plan.mapped.loc[plan.payload.index]
     snapshot = target_snapshot(template, client, companies)
-    existing = set() if snapshot.empty else set(natural_key(snapshot, template.target.key).map(fold))
-    outcomes = {row: ("updated" if fold(plan.keys[row]) in existing else "created", None, None, None)
+    existing = KeyIndex(record_keys(snapshot, template.target.key))
+    outcomes = {row: ("updated" if plan.keys[row] in existing else "created", None, None, None)
                 for row in pending.index}
     fields = [f for f in template.target_fields if f not in template.binds]
     return outcomes, compare(pending, snapshot, template.target.key, fields)

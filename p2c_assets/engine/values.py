@@ -45,12 +45,3 @@ def _utc_second(text: str) -> str:
 def normal_column(series: pd.Series) -> pd.Series:
     return pd.Series([normal(v) for v in series.tolist()], index=series.index, dtype=object)
 
-
-def joined(frame: pd.DataFrame, columns) -> pd.Series:
-    """'usmf|ACC-01000-ABCDEF|1': the columns' normal values joined, one string per row."""
-    columns = list(columns)
-    if frame.empty:
-        return pd.Series([], dtype=object, index=frame.index)
-    # a blank part stays blank ('|ACC-1' when the legal entity is unknown), never the text 'None'
-    parts = [normal_column(frame[c]).map(lambda v: "" if v is None else str(v)) for c in columns]
-    return parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]

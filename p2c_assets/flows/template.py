@@ -17,6 +17,9 @@ from typing import Any, Callable, Literal
 import pandas as pd
 
 System = Literal["sales", "fo"]
+# the field that names a row's legal entity: F&O company-specific entities carry dataAreaId; Dataverse
+# rows belong to business units instead
+COMPANY_COLUMN: dict[str, str | None] = {"fo": "dataAreaId", "sales": None}
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,12 @@ class Source:
     # one row per key across legal entities, the first company of the mapping winning (a product
     # released in usmf and demf is one Sales product)
     first_company_wins: bool = False
+
+    @property
+    def company_column(self) -> str | None:
+        """The column naming each source row's F&O legal entity (None: the rows name a business unit,
+        through a lookup the template maps)."""
+        return COMPANY_COLUMN[self.system]
 
 
 @dataclass(frozen=True)

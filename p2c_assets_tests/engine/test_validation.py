@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from p2c_assets.engine.mapping import map_rows, natural_key
+from p2c_assets.engine.keys import record_keys
+from p2c_assets.engine.mapping import map_rows
 from p2c_assets.engine.validate import validate
 from p2c_assets.flows import TEMPLATES
 from p2c_assets.schemas import BY_ENTITY_SET
@@ -17,7 +18,7 @@ def test_bad_rows_are_rejected_with_field_and_reason_and_the_rest_pass():
     })
     mapped = map_rows(TEMPLATES["accounts"], source, {"usmf": "USMF Sales"})
     checked = validate(BY_ENTITY_SET["CustomersV3"], mapped)
-    keys = natural_key(mapped, ("dataAreaId", "CustomerAccount"))
+    keys = record_keys(mapped, ("dataAreaId", "CustomerAccount"))
     reasons = {keys[i]: text for i, text in checked.reasons.items()}
     assert list(checked.valid["CustomerAccount"]) == ["ACC-1"]
     assert "CustomerAccount is required" in reasons["usmf|"]

@@ -1,0 +1,99 @@
+"""The seam between the engine and the services: what the engine may ask of a client.
+
+`DataverseClient` and `FinOpsClient` implement `ServiceClient`. The engine is typed against it and
+imports nothing else from the connectors, so it builds no URL, no OData filter and no `@odata.bind`
+path, and never asks which service it is talking to. Where the services differ, the client decides:
+
+- `read(..., companies=)`: F&O reads those legal entities (cross-company); Dataverse rows belong to
+  business units, not legal entities, so Dataverse reads every row and the flow maps units itself.
+- `read_since`: Dataverse answers from its change feed; F&O keeps none and answers with a full read
+  and no link, so a caller keeps nothing between runs.
+- a `Ref` in a written row: Dataverse writes it as a link (`<nav>@odata.bind`); F&O data entities take
+  related records as plain key fields, so the flows into F&O have none.
+
+Why here and not in the engine: the types that cross the seam (`AnyOf`, `Ref`, `Delta`, `WriteOutcome`
+and the key `fold`) are the clients' own vocabulary. Kept in the connector package, the clients speak
+it without importing the engine (pandera, the ledger, the templates), and the dependency runs one way:
+the engine imports the connectors through this one module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Protocol, Sequence
+
+import pandas as pd
+
+from .errors import DeltaTokenExpired
+from .http import RequestStats
+from .odata import fold
+from .writes import WriteOutcome
+
+__all__ = ["AnyOf", "Delta", "DeltaTokenExpired", "Ref", "ServiceClient", "WriteOutcome", "fold"]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """A structured row filter: rows whose `fields` equal one of `keys` (value tuples in `fields` order).
+
+    Values are Python values (`True`, `42`, a `uuid.UUID` for an id); the client writes them in its
+    query syntax and spreads a long list over as many requests as its URL limit needs.
+    """
+
+    fields: tuple[str, ...]
+    keys: tuple[tuple, ...]
+
+    @classmethod
+    def equal(cls, **values: object) -> AnyOf:
+        """Rows where every named field has the given value: `AnyOf.equal(statecode=0)`."""
+        return cls(tuple(values), (tuple(values.values()),))
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A written field that points at a record of `entity_set`: by its alternate key, or by its id."""
+
+    entity_set: str
+    key: tuple[tuple[str, object], ...] = ()  # (column, value) pairs of an alternate key
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What changed in a query since the last read (`ServiceClient.read_since`)."""
+
+    rows: pd.DataFrame  # the query's current rows among the changed ones; every row when read without a link
+    changed_ids: tuple[str, ...]  # ids the service named as new or changed, whether or not they still match
+    deleted_ids: tuple[str, ...]
+    delta_link: str | None  # where the next read starts; None: the service keeps no change feed
+
+
+class ServiceClient(Protocol):
+    """One service, as the engine uses it."""
+
+    @property
+    def stats(self) -> RequestStats:
+        """Requests made so far (cumulative): the engine reports the difference per sync."""
+
+    def read(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None, *,
+             where: AnyOf | None = None, companies: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every row of `entity_set` (all pages) with the `select` columns.
+
+        `filter` is a template's filter text in the service's query syntax, passed as written; `where`
+        narrows further; `companies` names the legal entities to read.
+        """
+
+    def read_since(self, entity_set: str, select: Sequence[str], *, filter: str | None = None,
+                   companies: Sequence[str] | None = None, delta_link: str | None = None) -> Delta:
+        """The rows of the query (as `read`) that changed since `delta_link`; all of them without one.
+
+        Raises `DeltaTokenExpired` when the service no longer knows the link: read again without one.
+        """
+
+    def id_column(self, entity_set: str) -> str | None:
+        """The column holding a record's id (for `Ref` by id, and the ids of a `Delta`); None when
+        the service knows records only by their key fields."""
+
+    def upsert_many(self, entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],
+                    batch_size: int = ...) -> list[WriteOutcome]:
+        """Insert or update `rows` by the `key` fields; one outcome per row, in row order."""

@@ -1,0 +1,81 @@
+"""The engine on its own, against a seeded sandbox: extract, sync and reconcile through the client seam.
+
+No Dagster here: what the engine needs from a service is `connectors.protocol.ServiceClient`, and both
+clients give it. The products flow crosses the seam both ways (an F&O source read in its mapped legal
+entities with no change feed, a Dataverse target written with links by alternate key and by id).
+"""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
+from p2c_assets.engine.extract import extract_changes
+from p2c_assets.engine.ledger import Ledger
+from p2c_assets.engine.reconcile import missing_references, reconcile
+from p2c_assets.engine.sync import sync
+from p2c_assets.flows import TEMPLATES
+from p2c_assets_tests.conftest import running_sandbox
+
+COMPANIES = {"usmf": "USMF Sales", "demf": "DEMF Sales"}
+PRODUCTS = TEMPLATES["products"]
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("company")
+    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "5",
+                    "--seed", "5"], check=True, stdout=subprocess.DEVNULL)
+    with running_sandbox(data_dir) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def clients(company):
+    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
+    with DataverseClient(company.dataverse_url, creds) as dv, FinOpsClient(company.finops_url, creds) as fo:
+        yield dv, fo
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory):
+    ledger = Ledger(f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.db'}")
+    ledger.upgrade()
+    yield ledger
+    ledger.close()
+
+
+def test_a_synced_flow_reconciles_and_drift_in_the_target_is_named_by_key_and_field(clients, ledger):
+    dv, fo = clients
+    source, mode = extract_changes(fo, PRODUCTS.source, ledger=ledger, name="fo/released_products",
+                                   companies=COMPANIES)
+    assert mode == "full" and ledger.get_cursor("fo/released_products", "delta_link") is None  # F&O: no feed
+    assert not source.duplicated("ProductNumber").any()  # released in both companies: one Sales product
+    report = sync(PRODUCTS, source, client=dv, ledger=ledger, companies=COMPANIES)
+    landed = report.counts["created"] + report.counts["updated"] + report.counts["unchanged"]
+    assert landed == len(source) > 0 and not report.counts["failed"]
+    written = dv.read("products", select=["productnumber", "_defaultuomid_value", "_transactioncurrencyid_value"])
+    mine = written[written["productnumber"].isin(source["ProductNumber"])]
+    assert mine["_defaultuomid_value"].notna().all() and mine["_transactioncurrencyid_value"].notna().all()
+
+    clean = reconcile([(PRODUCTS, source)], client=dv, ledger=ledger, companies=COMPANIES)
+    assert (clean.compared, len(clean.differences)) == (landed, 0)
+
+    number = source["ProductNumber"].iloc[0]
+    dv.upsert_many("products", [{"productnumber": number, "name": "Renamed in Sales"}], key=["productnumber"])
+    drift = reconcile([(PRODUCTS, source)], client=dv, ledger=ledger, companies=COMPANIES)
+    assert drift.differences.to_dict("records") == [
+        {"key": number, "field": "name", "source": source["ProductName"].iloc[0], "target": "Renamed in Sales",
+         "flow": "products"}]
+
+
+def test_references_match_as_the_services_match_keys(clients):
+    _, fo = clients
+    customers = fo.read("CustomersV3", select=["dataAreaId", "CustomerAccount"], companies=["usmf"])
+    account = customers["CustomerAccount"].iloc[0]
+    quotes = pd.DataFrame({"number": ["Q-1", "Q-2", "Q-3"], "dataAreaId": ["USMF", "usmf", "usmf"],
+                           "CustomerAccount": [account.lower(), "NOBODY", None]})
+    missing = missing_references(quotes, ["dataAreaId", "CustomerAccount"], customers, ["dataAreaId", "CustomerAccount"])
+    assert list(missing["number"]) == ["Q-2", "Q-3"]  # letter case ignored; a blank customer names nothing
