@@ -203,8 +203,10 @@ def serve(ctx: SandboxContext, tls: bool = False, log_level: str = "warning") ->
         ca, cert, key = ensure_tls(ctx.data_dir, ctx.host)
         ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     app = PortDispatcher(ctx)
+    # idle keep-alive connections stay open for minutes, as behind Azure's load balancers (4 min);
+    # uvicorn's 5 s default closes them just as a client that paused to poll sends on them again
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=5, **ssl)
+                            timeout_graceful_shutdown=5, timeout_keep_alive=120, **ssl)
     server = uvicorn.Server(config)
     # uvicorn drains requests on SIGINT/SIGTERM, then re-raises the signal to the handler that was
     # installed before it: make that a plain, successful exit instead of a traceback or status -15.

@@ -173,26 +173,43 @@ def _dataverse(table: str) -> dict[str, Column]:
     return found
 
 
+def data_management_name(entity_set: str) -> str:
+    """The Data management (DMF) name of an F&O entity set: CDM's `displayName` of the entity behind
+    it (`CustomersV3` -> `Customers V3`), the name data packages and the package API use.
+
+    KeyError for a set CDM does not describe (`LanguageCodes`).
+    """
+    if entity_set not in FINOPS_ENTITIES:
+        raise KeyError(f"F&O entity set {entity_set!r} has no CDM entity, so no Data management name")
+    return _finops_definition(entity_set)[1]["displayName"]
+
+
 @cache
 def _finops(entity_set: str) -> dict[str, Column]:
     if ("fo", entity_set) in EXTENSIONS:
         return {c.name: c for c in EXTENSIONS[("fo", entity_set)]}
+    path, definition = _finops_definition(entity_set)
+    attributes = definition["hasAttributes"]
+    found = {}
+    if any(a.get("name") == "Relationship_PrimaryCompanyContextRelationship" for a in attributes):
+        found["dataAreaId"] = Column("dataAreaId", FO_SYSTEM, required=True)
+    for a in attributes:
+        if isinstance(a.get("dataType"), str):  # the rest are relationships, not fields
+            found[a["name"]] = Column(a["name"], f"CDM {path.name}", None, None,
+                                      required=not a.get("isNullable", False))
+    return found
+
+
+@cache
+def _finops_definition(entity_set: str) -> tuple[Path, dict]:
+    """The CDM document and entity definition behind an F&O entity set."""
     if entity_set not in FINOPS_ENTITIES:
         raise KeyError(f"F&O entity set {entity_set!r} is not in the Prospect-to-cash schema")
     name = FINOPS_ENTITIES[entity_set]
     for path in sorted((CDM_DIR / "finops").glob("*.cdm.json")):
         for definition in _load(path)["definitions"]:
-            if definition.get("entityName") != name:
-                continue
-            attributes = definition["hasAttributes"]
-            found = {}
-            if any(a.get("name") == "Relationship_PrimaryCompanyContextRelationship" for a in attributes):
-                found["dataAreaId"] = Column("dataAreaId", FO_SYSTEM, required=True)
-            for a in attributes:
-                if isinstance(a.get("dataType"), str):  # the rest are relationships, not fields
-                    found[a["name"]] = Column(a["name"], f"CDM {path.name}", None, None,
-                                              required=not a.get("isNullable", False))
-            return found
+            if definition.get("entityName") == name:
+                return path, definition
     raise KeyError(f"no CDM document for F&O entity {name}")
 
 

@@ -6,6 +6,10 @@ as a Starlette app (protocols.md section B).
 and `/Metadata` needs a bearer token issued for this service's URL; a missing, invalid or expired
 one gets 401 with an empty body, as the real service answers. Every response carries the tracing
 headers of the real service (`ActivityIds`). State lives in `<data dir>/finops.db`.
+
+The Data management package API (`packages.py`) answers under `/data/` like any action; the blob
+storage its URLs point to (`blobs.py`) sits beside the service, authenticated by the URLs' own
+signatures.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..auth import AuthError
 from . import rest_metadata
 from .admin import admin_routes
 from .batch import run_batch
+from .blobs import BlobStore, blob_routes
 from .entities import hidden
+from .packages import DataManagement, package_routes
 from .service import DEFAULT_PAGE_SIZE, JSON, FinOpsService, connect
 
 
@@ -85,6 +91,9 @@ def create_app(ctx) -> Starlette:
 
     service = FinOpsService(connect(ctx.data_dir / "finops.db"), ctx.finops_url, page_size,
                             hidden_columns=lambda: hidden(faults.get("hidden_columns")))
+    blobs = BlobStore(ctx.data_dir, ctx.finops_url)
+    data_management = DataManagement(service, blobs,
+                                     failure=lambda: faults.get("dmf_execution_failure"))
 
     def authorized(request: Request) -> bool:
         try:
@@ -106,6 +115,13 @@ def create_app(ctx) -> Starlette:
                                             dict(request.query_params), body)
         return Response(reply.body, reply.status, {"OData-Version": "4.0", **reply.headers})
 
+    async def package_action(request: Request) -> Response:
+        if not authorized(request):
+            return Response(status_code=401)
+        reply = await run_in_threadpool(data_management.handle, request.path_params["action"],
+                                        await request.body())
+        return Response(reply.body, reply.status, {"OData-Version": "4.0", **reply.headers})
+
     async def metadata(request: Request) -> Response:
         if not authorized(request):
             return Response(status_code=401)
@@ -115,9 +131,13 @@ def create_app(ctx) -> Starlette:
 
     methods = ["GET", "POST", "PATCH", "PUT", "DELETE", "MERGE"]
     app = Starlette(routes=[Route("/data", data, methods=methods),
+                            Route("/data/DataManagementDefinitionGroups/"
+                                  "Microsoft.Dynamics.DataEntities.{action}", package_action,
+                                  methods=["POST"]),
                             Route("/data/{path:path}", data, methods=methods),
                             Route("/Metadata", metadata, methods=methods),
                             Route("/Metadata/{path:path}", metadata, methods=methods),
-                            *admin_routes(service)])
+                            *admin_routes(service), *package_routes(data_management)])
     app.state.finops = service
-    return ActivityIds(app)
+    # the blob storage is Azure's, not F&O's: no bearer token, no F&O activity ids
+    return Starlette(routes=[*blob_routes(blobs), Mount("/", app=ActivityIds(app))])
