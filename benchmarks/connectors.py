@@ -117,7 +117,8 @@ def main() -> None:
         SERVER_PID = proc.pid
         try:
             dv = DataverseClient(dv_url, ClientCredentials(TENANT, CLIENT_ID, SECRET, dv_url))
-            fo = FinOpsClient(fo_url, ClientCredentials(TENANT, CLIENT_ID, SECRET, fo_url))
+            # package_threshold=0: this measures $batch; benchmarks/packages.py the bulk route
+            fo = FinOpsClient(fo_url, ClientCredentials(TENANT, CLIENT_ID, SECRET, fo_url), package_threshold=0)
             for n in args.rows:
                 tag = uuid.uuid4().hex[:6].upper()
                 if "dataverse" in args.services:

@@ -15,6 +15,10 @@ and its POSTs now meet the rows they created) or when someone created the record
 lookup and the write; either way the row lands instead of being recorded as failed. F&O names no
 error code for it, so the Infolog text is matched (``ALREADY_EXISTS``).
 
+Large writes (``package_threshold`` rows or more, ``FINOPS_PACKAGE_THRESHOLD``, default 2,000) take
+F&O's bulk route instead, a Data management package import (``packages.py``), as Data Integrator
+does; smaller ones stay on ``$batch``, which answers within the request.
+
 Reads: F&O pages server-side (up to 10,000 rows) and only sees the caller's default company unless
 ``cross-company=true`` is sent.
 """
@@ -27,7 +31,8 @@ from typing import Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from .base import ODataClient, concat, frame
+from . import packages
+from .base import MAX_BATCH, ODataClient, concat, frame
 from .batch import BatchRequest, build_batch, parse_batch
 from .errors import Activity, parse_error_body, with_activity
 from .odata import any_of, entity_path, key_predicate
@@ -48,9 +53,11 @@ class FinOpsClient(ODataClient):
     service = "FinOps"
     api_path = "/data/"
 
-    def __init__(self, url: str, credential, *, company: str = "usmf", **kwargs):
+    def __init__(self, url: str, credential, *, company: str = "usmf", package_threshold: int | None = None,
+                 **kwargs):
         super().__init__(url, credential, **kwargs)
         self.company = company.lower()
+        self.package_threshold = packages.threshold(package_threshold)  # 0: never
 
     def iter_pages(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
                    cross_company: bool = False, companies: Sequence[str] | None = None,
@@ -90,6 +97,14 @@ class FinOpsClient(ODataClient):
     def id_column(self, entity_set: str) -> None:
         """None: F&O data entities are addressed by their key fields and have no record id."""
         return None
+
+    def upsert_many(self, entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],
+                    batch_size: int = MAX_BATCH) -> list[WriteOutcome]:
+        """Insert or update ``rows`` by ``key``; one ``WriteOutcome`` per row, in row order: a package
+        import from ``package_threshold`` rows on (entities with a Data management name), else ``$batch``."""
+        if 0 < self.package_threshold <= len(rows) and packages.importable(entity_set):
+            return packages.upsert(self, entity_set, rows, list(key))
+        return super().upsert_many(entity_set, rows, key, batch_size)
 
     def _complete(self, row: Mapping[str, object], key: list[str]) -> Mapping[str, object]:
         if COMPANY_FIELD in key and not row.get(COMPANY_FIELD):

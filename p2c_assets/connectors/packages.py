@@ -1,0 +1,320 @@
+"""F&O's bulk route: large writes as a Data management package import (protocols.md B10).
+
+Per-row OData is F&O's slow lane: Microsoft advises against ``CustomersV3`` over OData for high
+volumes, and Data Integrator moves up to 500,000 rows per execution through the Data management
+framework (DMF) instead. ``FinOpsClient.upsert_many`` hands a write here when it has
+``package_threshold`` rows or more (``FINOPS_PACKAGE_THRESHOLD``, default 2,000; 0 keeps every
+write on OData ``$batch``). The steps are F&O's documented ones:
+
+1. one key-only read of the target (per legal entity) to know which rows exist, so each row can be
+   reported ``created`` or ``updated`` without a look-up per row;
+2. the rows as a data package, per legal entity and set of columns: ``Manifest.xml`` and
+   ``PackageHeader.xml`` (namespace ``http://schemas.microsoft.com/dynamics/2015/01/DataManagement``)
+   and one CSV-Unicode file (UTF-16 with a byte order mark, CRLF, a header row of the field names
+   in upper case, mapped one to one in the manifest's ``EntityMapList``). One package per set of
+   columns because a CSV cell is always written: a row that leaves a field out must not blank it;
+3. ``GetAzureWriteUrl``, a ``PUT`` of the package to that blob URL (``x-ms-blob-type:
+   BlockBlob``; the URL's shared access signature is its only credential, F&O's bearer token is
+   not sent to storage), ``ImportFromPackage`` (one at a time: F&O refuses parallel calls), and
+   ``GetExecutionSummaryStatus`` polled with a growing interval until the job has finished;
+4. unless it ``Succeeded``, the rows it refused: ``GetImportStagingErrorFileUrl`` (values that are
+   not of their field's type) and ``GenerateImportTargetErrorKeysFile`` /
+   ``GetImportTargetErrorKeysFileUrl`` (F&O's validation, polled until the file exists). Those rows
+   fail with the file's message (the Infolog names the field) and the execution id, which is what
+   to look up in the Data management workspace; an execution that failed without naming rows
+   (``GetExecutionErrors``) fails every row of its package with its messages.
+
+``upsert_many``'s contract holds: one ``WriteOutcome`` per row, in row order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from xml.etree import ElementTree as ET
+
+from p2c_assets.schemas.microsoft import data_management_name
+
+from .errors import ServiceError
+from .http import HttpSession
+from .odata import fold, key_predicate
+from .writes import PendingRow, WriteOutcome, prepare_rows
+
+if TYPE_CHECKING:
+    from .finops import FinOpsClient
+
+THRESHOLD_ENV = "FINOPS_PACKAGE_THRESHOLD"
+DEFAULT_THRESHOLD = 2000
+ACTIONS = "DataManagementDefinitionGroups/Microsoft.Dynamics.DataEntities."
+NS = "http://schemas.microsoft.com/dynamics/2015/01/DataManagement"
+COMPANY_FIELD = "dataAreaId"
+#: the error files' column with each row's message
+ERROR_COLUMN = "ERRORMESSAGE"
+FINISHED = frozenset({"Succeeded", "PartiallySucceeded", "Failed", "Canceled"})
+
+log = logging.getLogger("p2c_assets.connectors")
+
+
+def threshold(value: int | None) -> int:
+    """The package threshold: ``value``, else ``FINOPS_PACKAGE_THRESHOLD``, else 2,000."""
+    if value is not None:
+        return value
+    text = os.environ.get(THRESHOLD_ENV, "").strip()
+    try:
+        return int(text) if text else DEFAULT_THRESHOLD
+    except ValueError:
+        raise ValueError(f"{THRESHOLD_ENV}={text!r} is not a whole number of rows") from None
+
+
+def importable(entity_set: str) -> bool:
+    """Whether the entity has a Data management name to import it by (CDM's display name)."""
+    try:
+        data_management_name(entity_set)
+    except KeyError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How often to ask an F&O job how it is doing: soon at first, then less and less often."""
+
+    first_s: float = 0.2
+    factor: float = 1.5
+    max_s: float = 5.0
+    timeout_s: float = 3600.0
+
+    def waits(self) -> Iterator[float]:
+        """Seconds to sleep before each next question, until ``timeout_s`` is spent."""
+        deadline, delay = time.monotonic() + self.timeout_s, self.first_s
+        while (left := deadline - time.monotonic()) > 0:
+            yield min(delay, left)
+            delay = min(delay * self.factor, self.max_s)
+
+
+class _SignedUrls:
+    """The token source of the blob session: a SAS URL authenticates itself, no bearer token."""
+
+    scope = "the blob URL's shared access signature"
+
+    def token(self) -> None:
+        return None
+
+    def invalidate(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The rows of one package: one legal entity, one set of columns."""
+
+    company: str
+    columns: tuple[str, ...]
+    rows: list[PendingRow]
+
+
+def upsert(client: FinOpsClient, entity_set: str, rows: Sequence[Mapping[str, object]],
+           key: list[str], poll: PollPolicy = PollPolicy()) -> list[WriteOutcome]:
+    """Insert or update ``rows`` by ``key`` through package imports; one outcome per row, in order."""
+    pending, outcomes = prepare_rows(entity_set, [client._complete(r, key) for r in rows], key)
+    if pending:
+        existing = _existing(client, entity_set, key, pending)
+        blobs = HttpSession("Azure Blob storage", _SignedUrls(), timeout=client.http.timeout,
+                            max_concurrency=1, retry=client.http.retry)
+        blobs.stats = client.http.stats  # the bulk route's requests count as the client's
+        try:
+            for group in _groups(pending, client.company):
+                outcomes.update(_ImportJob(client, blobs, entity_set, key, group, poll).run(existing))
+        finally:
+            blobs.close()
+    return [outcomes[i] for i in range(len(rows))]
+
+
+def _existing(client: FinOpsClient, entity_set: str, key: list[str],
+              pending: list[PendingRow]) -> set[tuple]:
+    """The keys among ``pending`` (as CSV text, folded) that the target holds: one read of the key
+    fields in the companies written, however many rows, kept only where they are written."""
+    wanted = {tuple(fold(_cell(v)) for v in r.key) for r in pending}
+    companies = (sorted({str(r.key[key.index(COMPANY_FIELD)]) for r in pending})
+                 if COMPANY_FIELD in key else None)
+    held = set()
+    for page in client.iter_pages(entity_set, select=key, companies=companies):
+        held.update(k for k in (tuple(fold(_cell(v)) for v in values)
+                                for values in page[key].itertuples(index=False, name=None)) if k in wanted)
+    return held
+
+
+def _groups(pending: list[PendingRow], default_company: str) -> list[_Group]:
+    groups: dict[tuple, _Group] = {}
+    for r in pending:
+        company = str(r.row.get(COMPANY_FIELD) or default_company).lower()
+        columns = tuple(sorted(c for c in r.row if c != COMPANY_FIELD))
+        groups.setdefault((company, columns), _Group(company, columns, [])).rows.append(r)
+    return list(groups.values())
+
+
+def _cell(value: object) -> str:
+    """A value as CSV text: floats without exponents, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
+def build_package(name: str, columns: Sequence[str], rows: Sequence[Mapping[str, object]]) -> bytes:
+    """A data package of one entity (Data management name ``name``): manifest, header, CSV-Unicode.
+
+    The CSV is written straight into the zip, row by row: half a million rows never sit in memory
+    as one text."""
+    file_name = f"{name}.csv"
+    ET.register_namespace("", NS)
+    manifest = ET.Element(f"{{{NS}}}DataManagementPackageManifest")
+    ET.SubElement(manifest, f"{{{NS}}}DefinitionGroupName").text = f"p2c {name}"
+    entities = ET.SubElement(manifest, f"{{{NS}}}PackageEntityList")
+    entity = ET.SubElement(entities, f"{{{NS}}}DataManagementPackageEntityData")
+    ET.SubElement(entity, f"{{{NS}}}DefaultRefreshType").text = "FullPush"
+    ET.SubElement(entity, f"{{{NS}}}Disable").text = "false"
+    maps = ET.SubElement(entity, f"{{{NS}}}EntityMapList")
+    for column in columns:
+        entity_map = ET.SubElement(maps, f"{{{NS}}}EntityMap")
+        ET.SubElement(entity_map, f"{{{NS}}}EntityField").text = column.upper()
+        ET.SubElement(entity_map, f"{{{NS}}}XMLField").text = column.upper()
+    for tag, value in (("EntityName", name), ("ExecutionUnit", "1"), ("InputFilePath", file_name),
+                       ("LevelInExecutionUnit", "1"), ("SequenceInLevel", "1"),
+                       ("SkipStaging", "false"), ("SourceFormat", "CSV-Unicode")):
+        ET.SubElement(entity, f"{{{NS}}}{tag}").text = value
+    header = ET.Element(f"{{{NS}}}DataManagementPackageHeader")
+    for tag, value in (("Description", f"p2c {name}"),
+                       ("ManifestType", "Microsoft.Dynamics.AX.Framework.Tools.DataManagement."
+                                        "Serialization.DataManagementPackageManifest"),
+                       ("PackageType", "DefinitionGroup"), ("PackageVersion", "2")):
+        ET.SubElement(header, f"{{{NS}}}{tag}").text = value
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        z.writestr("Manifest.xml", ET.tostring(manifest, encoding="utf-8", xml_declaration=True))
+        z.writestr("PackageHeader.xml", ET.tostring(header, encoding="utf-8", xml_declaration=True))
+        with io.TextIOWrapper(z.open(file_name, "w"), encoding="utf-16-le", newline="") as text:
+            text.write("\ufeff")  # the byte order mark CSV-Unicode needs
+            writer = csv.writer(text, lineterminator="\r\n")
+            writer.writerow([c.upper() for c in columns])
+            writer.writerows([_cell(row.get(c)) for c in columns] for row in rows)
+    return package.getvalue()
+
+
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    """The rows of a CSV file F&O wrote (CSV-Unicode, or UTF-8), by upper-case column name."""
+    text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data.decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [c.upper() for c in next(reader, [])]
+    return [dict(zip(header, values)) for values in reader]
+
+
+class _ImportJob:
+    """One package through F&O: upload, import, wait, and what happened to each of its rows."""
+
+    def __init__(self, client: FinOpsClient, blobs: HttpSession, entity_set: str, key: list[str],
+                 group: _Group, poll: PollPolicy):
+        self.client, self.blobs, self.entity_set, self.key = client, blobs, entity_set, key
+        self.group, self.poll = group, poll
+        self.name = data_management_name(entity_set)
+        self.execution = ""
+
+    def _action(self, action: str, **params: object) -> object:
+        response = self.client.http.request("POST", self.client.api + ACTIONS + action, json=params)
+        return response.json().get("value")
+
+    def _text_key(self, values: Sequence[object]) -> tuple:
+        """A key as it reads in an error file (the company is the package's)."""
+        return tuple(fold(self.group.company if f == COMPANY_FIELD else _cell(v))
+                     for f, v in zip(self.key, values))
+
+    def run(self, existing: set[tuple]) -> dict[int, WriteOutcome]:
+        rows, started = self.group.rows, time.monotonic()
+        try:
+            status = self._import()
+            refused = {} if status == "Succeeded" else self._refused_rows()
+            whole = None if status in ("Succeeded", "PartiallySucceeded") else self._execution_error(status)
+        except ServiceError as exc:  # F&O refused the package itself: every row fails with why
+            code = exc.code or f"HTTP {exc.status}"
+            return {r.index: WriteOutcome(r.key, "failed", error_code=code, error_message=exc.detail)
+                    for r in rows}
+        outcomes = {}
+        for r in rows:
+            text_key = self._text_key(r.key)
+            if text_key in refused or whole is not None:
+                code, message = refused.get(text_key, whole)
+                outcomes[r.index] = WriteOutcome(r.key, "failed", error_code=code, error_message=(
+                    f"{message} (F&O Data management execution {self.execution}, "
+                    f"entity {self.name})"))
+            else:
+                status_of_row = "updated" if text_key in existing else "created"
+                outcomes[r.index] = WriteOutcome(r.key, status_of_row,
+                                                 target_id=key_predicate(r.key_dict(self.key)))
+        failed = sum(o.status == "failed" for o in outcomes.values())
+        log.info("%s package import into %s (%s): execution %s %s, %d rows, %d refused, %.1f s",
+                 self.client.service, self.entity_set, self.group.company, self.execution, status,
+                 len(rows), failed, time.monotonic() - started)
+        return outcomes
+
+    def _import(self) -> str:
+        """Upload the package, start its import, wait for it; the final status."""
+        package = build_package(self.name, self.group.columns, [r.row for r in self.group.rows])
+        target = json.loads(self._action("GetAzureWriteUrl",
+                                         uniqueFileName=f"p2c-{self.entity_set}-{uuid.uuid4()}.zip"))
+        self.blobs.request("PUT", target["BlobUrl"], data=package,
+                           headers={"x-ms-blob-type": "BlockBlob", "Content-Type": "application/zip"})
+        self.execution = self._action(
+            "ImportFromPackage", packageUrl=target["BlobUrl"], definitionGroupId=f"p2c-{self.entity_set}",
+            executionId="", execute=True, overwrite=True, legalEntityId=self.group.company.upper())
+        status = "Unknown"
+        for wait in self.poll.waits():
+            try:
+                status = self._action("GetExecutionSummaryStatus", executionId=self.execution)
+            except ServiceError as exc:
+                if exc.status < 500:  # asking changes nothing: a 5xx is worth another question
+                    raise
+            if status in FINISHED:
+                break
+            time.sleep(wait)
+        return status
+
+    def _refused_rows(self) -> dict[tuple, tuple[str, str]]:
+        """Key -> (code, message) of every row an error file names."""
+        refused = {}
+        files = [("DMFStaging", self._action("GetImportStagingErrorFileUrl",
+                                             executionId=self.execution, entityName=self.name))]
+        if self._action("GenerateImportTargetErrorKeysFile", executionId=self.execution,
+                        entityName=self.name):
+            url = ""
+            for wait in self.poll.waits():
+                url = self._action("GetImportTargetErrorKeysFileUrl", executionId=self.execution,
+                                   entityName=self.name)
+                if url:
+                    break
+                time.sleep(wait)
+            files.append(("DMFTarget", url))
+        for code, url in files:
+            if not url:
+                continue
+            for row in read_csv(self.blobs.request("GET", url).content):
+                message = row.get(ERROR_COLUMN) or "refused by the import (the error file gives no reason)"
+                refused[self._text_key([row.get(f.upper(), "") for f in self.key])] = (code, message)
+        return refused
+
+    def _execution_error(self, status: str) -> tuple[str, str]:
+        """(code, message) for the rows of an execution that did not finish well."""
+        if status not in FINISHED:
+            return "DMFExecution", (f"the import was still {status} after {self.poll.timeout_s:.0f} s; "
+                                    "it may land later")
+        messages = json.loads(self._action("GetExecutionErrors", executionId=self.execution) or "[]")
+        return "DMFExecution", f"the import ended {status}: " + ("; ".join(messages) or "no message")
