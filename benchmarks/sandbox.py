@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from p2c_assets_tests.conftest import running_sandbox
+from p2c_sandbox.process import running_sandbox
 
 
 def seed(data: Path, scale: int) -> float:

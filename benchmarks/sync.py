@@ -2,19 +2,20 @@
 
 Prints wall time, HTTP requests and rows written for each run. Not a test: run it by hand,
     .venv/bin/python benchmarks/sync.py --accounts 100000
-It seeds a fresh sandbox in a temporary folder, starts it on free ports and uses a temporary ledger.
+It seeds a fresh sandbox in a temporary folder, starts it on free ports and runs the job as `p2c run`
+does, its settings from the environment (pointed at that sandbox and a temporary ledger).
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from p2c_assets.execution import materialization_metadata, target_metadata
-from p2c_assets_tests.conftest import running_sandbox
-from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+from p2c_assets.execution import execute, materialization_metadata, target_metadata
+from p2c_sandbox.process import running_sandbox
 
 
 def main() -> None:
@@ -28,10 +29,13 @@ def main() -> None:
                         "--scale", str(args.accounts)], check=True, stdout=subprocess.DEVNULL)
         print(f"seed {args.accounts} accounts: {time.perf_counter() - started:.1f} s")
         with running_sandbox(data) as sandbox:
-            resources = sandbox_resources(sandbox, Path(tmp, "state.db"))
+            os.environ.update(DATAVERSE_URL=sandbox.dataverse_url, FINOPS_URL=sandbox.finops_url,
+                              AZURE_TENANT_ID=sandbox.tenant, AZURE_CLIENT_ID=sandbox.client_id,
+                              AZURE_CLIENT_SECRET=sandbox.client_secret,
+                              P2C_STATE_URL=f"sqlite:///{Path(tmp, 'state.db')}")
             for label in ("first full sync", "no-change re-run"):
                 started = time.perf_counter()
-                result = run_prospect_to_cash(resources, job="accounts_flow")
+                result = execute("accounts_flow")
                 elapsed = time.perf_counter() - started
                 meta = target_metadata(result)["fo/customers"]
                 requests = sum(m.get("http_requests", 0) for m in materialization_metadata(result).values())

@@ -19,8 +19,9 @@ import requests
 from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
 from p2c_assets.defs.resources import FinOpsResource
 from p2c_assets.execution import failed_checks
-from p2c_assets_tests.conftest import DataverseApi, _free_port, running_sandbox
+from p2c_assets_tests.conftest import DataverseApi
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+from p2c_sandbox.process import free_port, running_sandbox
 from p2c_sandbox.simulate import simulate
 
 # 10% of requests answered 500 or 503, 5% of connections dropped before the request is handled,
@@ -82,7 +83,7 @@ def test_reset_faults_does_not_replay_the_same_fault_sequence(clean_faults):
 
 def test_a_run_with_finops_stopped_is_red_within_15_s_and_names_the_service(company, tmp_path, monkeypatch):
     monkeypatch.delenv("AZURE_AUTHORITY_HOST", raising=False)
-    stopped = f"http://127.0.0.1:{_free_port()}"   # nothing listens there, token endpoint included
+    stopped = f"http://127.0.0.1:{free_port()}"   # nothing listens there, token endpoint included
     resources = sandbox_resources(company, tmp_path / "state.db")
     resources["finops"] = FinOpsResource(url=stopped, tenant_id=company.tenant, client_id=company.client_id,
                                          client_secret=company.client_secret)

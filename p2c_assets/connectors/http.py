@@ -116,10 +116,6 @@ class RequestStats:
         return RequestStats(**{f.name: getattr(now, f.name) - getattr(earlier, f.name)
                                for f in fields(self) if f.compare})
 
-    def as_dict(self) -> dict[str, int]:
-        now = self.snapshot()
-        return {f.name: getattr(now, f.name) for f in fields(self) if f.compare}
-
 
 def retry_after_seconds(value: str | None) -> float | None:
     """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
@@ -209,9 +205,7 @@ class HttpSession:
 
     def _send(self, method, url, **kwargs) -> requests.Response:
         headers = dict(kwargs.pop("headers") or {})
-        token = self.token_source.token()
-        if token:  # a URL with a shared access signature authenticates itself (connectors/packages.py)
-            headers["Authorization"] = f"Bearer {token}"
+        headers["Authorization"] = f"Bearer {self.token_source.token()}"
         headers["x-ms-client-request-id"] = str(uuid.uuid4())
         with self._slots:
             self.stats.add(requests=1)

@@ -55,8 +55,9 @@ def fold(value):
     Both services ignore letter case in keys (`us-001` finds `US-001`). Character for character:
     ``str.lower()``, never ``str.casefold()``, which turns ``ß`` into ``ss`` and so would make
     ``ACC-STRAßE-1`` and ``ACC-STRASSE-1``, two records in the sandbox, one key, refusing one row as a
-    duplicate of the other. Every place that matches keys (the connectors' upserts, the engine's
-    references, blocking, diffs) uses this one function.
+    duplicate of the other. Every place that matches keys uses this one function: the connectors'
+    upserts (``writes.match_key``) and, through ``connectors.protocol``, the engine's references,
+    record keys (``engine.keys.KeyIndex``) and diffs.
     """
     return value.lower() if isinstance(value, str) else value
 

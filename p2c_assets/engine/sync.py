@@ -91,8 +91,7 @@ def sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient,
 
 
 def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient, ledger: Ledger,
-          companies: dict[str, str],
-          dry_run: bool, full: bool, batch_size: int, run_id: int | None) -> SyncReport:
+          companies: dict[str, str], dry_run: bool, full: bool, batch_size: int, run_id: int | None) -> SyncReport:
     started = time.monotonic()
     requests_before = client.stats.requests
     plan = plan_rows(template, source, client=client, ledger=ledger, companies=companies, full=full)

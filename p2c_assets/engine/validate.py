@@ -3,7 +3,8 @@
 Rows that fail are not sent and not lost: each failure becomes a reason naming the field, the value
 and the rule ("OrganizationName is 130 characters, at most 100 allowed (EDT DirPartyName): 'Very…'";
 "DeliveryAddressCountryRegionISOCode 'Deutschland' has no entry in the value map from
-address1_country: add it to the flow's value_maps in p2c_flows.yaml"), kept in the ledger with the
+address1_country: add it under flows.accounts.value_maps.DeliveryAddressCountryRegionISOCode in
+p2c_flows.yaml", the hint the caller passes as `explain`), kept in the ledger with the
 record's key and retried on every run until it passes. The per-rule counts feed the asset check.
 """
 

@@ -13,7 +13,7 @@ import pytest
 from p2c_assets.connectors import (AccessToken, AuthenticationError, ClientCredentials, DataverseClient,
                                    FinOpsClient, RetryPolicy, ServiceError, ServiceUnreachable)
 from p2c_assets.connectors.odata import literal
-from p2c_assets_tests.conftest import _free_port
+from p2c_sandbox.process import free_port
 from p2c_assets_tests.connectors.conftest import FAST_RETRY
 
 
@@ -137,7 +137,7 @@ def test_a_write_whose_answer_is_lost_after_commit_lands_once(sandbox, creds, sc
 
 
 def test_an_unreachable_service_fails_every_later_request_at_once(scenario, tag):
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     with scenario.client_class(closed, Forged(), retry=FAST_RETRY) as client:
         with pytest.raises(ServiceUnreachable) as first:
             scenario.read_tagged(client, tag)

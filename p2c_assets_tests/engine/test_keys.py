@@ -14,7 +14,7 @@ from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClie
 from p2c_assets.connectors.odata import fold
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.execution import failed_checks, target_metadata
-from p2c_assets_tests.conftest import running_sandbox
+from p2c_sandbox.process import running_sandbox
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
 
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",

@@ -17,7 +17,7 @@ from p2c_assets.engine.ledger import Ledger
 from p2c_assets.engine.reconcile import missing_references, reconcile
 from p2c_assets.engine.sync import sync
 from p2c_assets.flows import TEMPLATES
-from p2c_assets_tests.conftest import running_sandbox
+from p2c_sandbox.process import running_sandbox
 
 COMPANIES = {"usmf": "USMF Sales", "demf": "DEMF Sales"}
 PRODUCTS = TEMPLATES["products"]

@@ -20,7 +20,7 @@ from p2c_assets.engine.ledger import Ledger
 from p2c_assets.execution import failed_checks, materialization_metadata, target_metadata
 from p2c_assets.flows.settings import load_settings
 from p2c_assets.preview import preview
-from p2c_assets_tests.conftest import running_sandbox
+from p2c_sandbox.process import running_sandbox
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
 
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",

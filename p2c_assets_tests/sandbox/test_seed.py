@@ -17,7 +17,7 @@ import time
 import pytest
 import requests
 
-from p2c_assets_tests.conftest import SandboxHandle, _free_port
+from p2c_sandbox.process import SandboxHandle, free_port
 from p2c_sandbox import company as C
 from p2c_sandbox.seed import SeedError, seed
 from p2c_sandbox.simulate import simulate
@@ -30,7 +30,7 @@ YES = "Microsoft.Dynamics.DataEntities.NoYes'Yes'"
 def seeded(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("seeded")
     report = seed(data_dir, scale=SCALE, seed=7)
-    dv_port, fo_port = _free_port(), _free_port()
+    dv_port, fo_port = free_port(), free_port()
     log = open(data_dir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "p2c_sandbox.cli", "serve", "--data", str(data_dir),
