@@ -205,7 +205,9 @@ class HttpSession:
 
     def _send(self, method, url, **kwargs) -> requests.Response:
         headers = dict(kwargs.pop("headers") or {})
-        headers["Authorization"] = f"Bearer {self.token_source.token()}"
+        token = self.token_source.token()
+        if token:  # a URL with a shared access signature authenticates itself (connectors/packages.py)
+            headers["Authorization"] = f"Bearer {token}"
         headers["x-ms-client-request-id"] = str(uuid.uuid4())
         with self._slots:
             self.stats.add(requests=1)
