@@ -12,42 +12,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-
-import requests
+from pathlib import Path
 
 from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
 from p2c_assets.connectors.odata import literal
-
-TENANT, CLIENT_ID, SECRET = "sandbox", "p2c-sandbox-client", "p2c-sandbox-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from p2c_sandbox.process import SandboxHandle, running_sandbox
 
 
-def start_sandbox(data_dir: str) -> tuple[subprocess.Popen, str, str]:
-    dv_port, fo_port = free_port(), free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "p2c_sandbox.cli", "serve", "--data", data_dir,
-                             "--dataverse-port", str(dv_port), "--finops-port", str(fo_port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    urls = f"http://127.0.0.1:{dv_port}", f"http://127.0.0.1:{fo_port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if all(requests.get(f"{u}/_sandbox/health", timeout=5).ok for u in urls):
-                return proc, *urls
-        except requests.RequestException:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("sandbox did not start")
+def credentials(sandbox: SandboxHandle) -> ClientCredentials:
+    """The sandbox's demo app registration."""
+    return ClientCredentials(sandbox.tenant, sandbox.client_id, sandbox.client_secret, sandbox.authority_host)
 
 
 SERVER_PID: int | None = None  # the sandbox process, for its CPU time
@@ -111,23 +88,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--services", nargs="+", choices=["dataverse", "finops"], default=["dataverse", "finops"])
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir:
-        proc, dv_url, fo_url = start_sandbox(data_dir)
+    with tempfile.TemporaryDirectory() as data_dir, running_sandbox(Path(data_dir)) as sandbox:
         global SERVER_PID
-        SERVER_PID = proc.pid
-        try:
-            dv = DataverseClient(dv_url, ClientCredentials(TENANT, CLIENT_ID, SECRET, dv_url))
-            # package_threshold=0: this measures $batch; benchmarks/packages.py the bulk route
-            fo = FinOpsClient(fo_url, ClientCredentials(TENANT, CLIENT_ID, SECRET, fo_url), package_threshold=0)
-            for n in args.rows:
-                tag = uuid.uuid4().hex[:6].upper()
-                if "dataverse" in args.services:
-                    run_dataverse(n, dv, tag)
-                if "finops" in args.services:
-                    run_finops(n, fo, tag)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        SERVER_PID = sandbox.pid
+        dv = DataverseClient(sandbox.dataverse_url, credentials(sandbox))
+        # package_threshold=0: this measures $batch; benchmarks/packages.py the bulk route
+        fo = FinOpsClient(sandbox.finops_url, credentials(sandbox), package_threshold=0)
+        for n in args.rows:
+            tag = uuid.uuid4().hex[:6].upper()
+            if "dataverse" in args.services:
+                run_dataverse(n, dv, tag)
+            if "finops" in args.services:
+                run_finops(n, fo, tag)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,11 @@ import argparse
 import resource
 import tempfile
 import uuid
+from pathlib import Path
 
-import connectors as bench  # benchmarks/connectors.py: sandbox start-up and the measurement line
-from p2c_assets.connectors import ClientCredentials, FinOpsClient
+import connectors as bench  # benchmarks/connectors.py: the measurement line
+from p2c_assets.connectors import FinOpsClient
+from p2c_sandbox.process import running_sandbox
 
 KEY = ["dataAreaId", "CustomerAccount"]
 
@@ -74,27 +76,22 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=10_000,
                         help="rows of the $batch comparison (at most --rows; 0: none)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data_dir:
-        proc, _, fo_url = bench.start_sandbox(data_dir)
-        bench.SERVER_PID = proc.pid
-        creds = ClientCredentials(bench.TENANT, bench.CLIENT_ID, bench.SECRET, fo_url)
-        try:
-            fo = FinOpsClient(fo_url, creds, package_threshold=1)
-            batch = FinOpsClient(fo_url, creds, package_threshold=0)
-            # a package imports into a legal entity; customers need their currency and group
-            for entity_set, row, key in (
-                    ("LegalEntities", {"LegalEntityId": "usmf", "Name": "USMF"}, ["LegalEntityId"]),
-                    ("Currencies", {"CurrencyCode": "USD", "Name": "US dollar"}, ["CurrencyCode"]),
-                    ("CustomerGroups", {"CustomerGroupId": "10", "Description": "Wholesale"},
-                     ["dataAreaId", "CustomerGroupId"])):
-                assert batch.upsert_many(entity_set, [row], key=key)[0].status != "failed"
-            for n in args.rows:
-                run(n, fo, batch, args.batch_rows)
-            client_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"peak RSS: client {client_mb:,.0f} MB, sandbox {peak_rss_mb(proc.pid):,.0f} MB")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as data_dir, running_sandbox(Path(data_dir)) as sandbox:
+        bench.SERVER_PID = sandbox.pid
+        creds = bench.credentials(sandbox)
+        fo = FinOpsClient(sandbox.finops_url, creds, package_threshold=1)
+        batch = FinOpsClient(sandbox.finops_url, creds, package_threshold=0)
+        # a package imports into a legal entity; customers need their currency and group
+        for entity_set, row, key in (
+                ("LegalEntities", {"LegalEntityId": "usmf", "Name": "USMF"}, ["LegalEntityId"]),
+                ("Currencies", {"CurrencyCode": "USD", "Name": "US dollar"}, ["CurrencyCode"]),
+                ("CustomerGroups", {"CustomerGroupId": "10", "Description": "Wholesale"},
+                 ["dataAreaId", "CustomerGroupId"])):
+            assert batch.upsert_many(entity_set, [row], key=key)[0].status != "failed"
+        for n in args.rows:
+            run(n, fo, batch, args.batch_rows)
+        client_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS: client {client_mb:,.0f} MB, sandbox {peak_rss_mb(sandbox.pid):,.0f} MB")
 
 
 if __name__ == "__main__":
