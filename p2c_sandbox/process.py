@@ -107,6 +107,16 @@ def running_sandbox(data_dir: Path, tls: bool = False) -> Iterator[SandboxHandle
                 proc.kill()
 
 
+@contextmanager
+def seeded_sandbox(data_dir: Path, *, scale: int, seed: int) -> Iterator[SandboxHandle]:
+    """`p2c-sandbox seed` a company of `scale` accounts (repeatable by `seed`) into `data_dir`, then
+    `running_sandbox` on it."""
+    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", str(scale),
+                    "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+    with running_sandbox(data_dir) as handle:
+        yield handle
+
+
 def wait_healthy(proc: subprocess.Popen, handle: SandboxHandle, log_path: Path, verify) -> None:
     """Until both health endpoints answer (10 s at most); the server's log in the error if it exits."""
     deadline = time.monotonic() + 10

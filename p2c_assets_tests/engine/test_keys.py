@@ -4,8 +4,6 @@
 key (ß -> ss), reject the second as a duplicate and file both outcomes under one key.
 """
 
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -14,8 +12,8 @@ from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClie
 from p2c_assets.connectors.odata import fold
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.execution import failed_checks, target_metadata
-from p2c_sandbox.process import running_sandbox
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+from p2c_sandbox.process import seeded_sandbox
 
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
         "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
@@ -29,10 +27,7 @@ def test_keys_match_without_letter_case_but_never_expand_characters():
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("company")
-    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "5",
-                    "--seed", "3"], check=True, stdout=subprocess.DEVNULL)
-    with running_sandbox(data_dir) as handle:
+    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=5, seed=3) as handle:
         yield handle
 
 

@@ -5,38 +5,26 @@ clients give it. The products flow crosses the seam both ways (an F&O source rea
 entities with no change feed, a Dataverse target written with links by alternate key and by id).
 """
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 
-from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
 from p2c_assets.engine.extract import extract_changes
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.engine.reconcile import missing_references, reconcile
 from p2c_assets.engine.sync import sync
 from p2c_assets.flows import TEMPLATES
-from p2c_sandbox.process import running_sandbox
+from p2c_assets_tests.clients import service_clients
+from p2c_sandbox.process import seeded_sandbox
 
 COMPANIES = {"usmf": "USMF Sales", "demf": "DEMF Sales"}
 PRODUCTS = TEMPLATES["products"]
 
 
 @pytest.fixture(scope="module")
-def company(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("company")
-    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "5",
-                    "--seed", "5"], check=True, stdout=subprocess.DEVNULL)
-    with running_sandbox(data_dir) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def clients(company):
-    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
-    with DataverseClient(company.dataverse_url, creds) as dv, FinOpsClient(company.finops_url, creds) as fo:
-        yield dv, fo
+def clients(tmp_path_factory):
+    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=5, seed=5) as company, \
+            service_clients(company) as clients:
+        yield clients
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from p2c_assets.engine.ledger import Ledger
 from p2c_assets.execution import failed_checks, materialization_metadata, target_metadata
 from p2c_assets.flows.settings import load_settings
 from p2c_assets.preview import preview
-from p2c_sandbox.process import running_sandbox
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+from p2c_sandbox.process import seeded_sandbox
 
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
         "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
@@ -29,10 +29,7 @@ USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("company")
-    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "20",
-                    "--seed", "11"], check=True, stdout=subprocess.DEVNULL)
-    with running_sandbox(data_dir) as handle:
+    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=20, seed=11) as handle:
         yield handle
 
 
