@@ -26,17 +26,16 @@ from p2c_assets.connectors.protocol import ServiceClient
 from p2c_assets.engine.binds import bind_rows
 from p2c_assets.engine.diff import compare, content_hashes, target_snapshot
 from p2c_assets.engine.keys import KeyIndex, record_keys
-from p2c_assets.engine.ledger import Ledger, RecordOutcome
+from p2c_assets.engine.ledger import RUN_OUTCOMES, WRITTEN, Ledger, RecordOutcome
 from p2c_assets.engine.mapping import legal_entities, map_rows
 from p2c_assets.engine.references import References
 from p2c_assets.engine.validate import validate
 from p2c_assets.flows.template import FlowTemplate
 from p2c_assets.schemas import BY_ENTITY_SET
 
-LANDED = {"created", "updated", "unchanged"}
-WRITTEN = ("created", "updated")
+LANDED = {*WRITTEN, "unchanged"}
 PROBES = 20  # distinct errors among parked rows probed per run
-OUTCOMES = ("created", "updated", "unchanged", "rejected", "failed", "blocked", "parked")
+OUTCOMES = RUN_OUTCOMES  # a row's outcome in a run, in report order
 PROBLEMS = ("rejected", "failed", "blocked", "parked")
 PROBLEM_COLUMNS = ["key", "legal_entity", "outcome", "reason", "error_code", "error_message"]
 
