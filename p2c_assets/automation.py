@@ -1,8 +1,19 @@
-"""Jobs, the schedule and the alert sensor.
+"""Jobs, how they run by themselves (a schedule, or declarative automation), freshness, and alerts.
 
-`prospect_to_cash` materializes the whole graph in dependency order; one job per flow lets an
-engineer re-run only quotes, say. The schedule runs every 15 minutes (`P2C_SCHEDULE_CRON`) and, as
-Dagster's own schedules, starts stopped: turn it on in the UI (Automation) or with `P2C_SCHEDULE_ON=1`.
+`prospect_to_cash` materializes the whole graph in dependency order; one job per flow (`accounts_flow`,
+`quotes_flow` ...) re-runs one flow; both come from the flow graph, like the assets. The graph runs by
+itself in one of two ways, never both (each would run every flow):
+
+- the schedule `prospect_to_cash_schedule` (default): every 15 minutes (`P2C_SCHEDULE_CRON`) and, as
+  Dagster ships schedules, stopped until someone turns it on: in the UI (Automation) or with
+  `P2C_SCHEDULE_ON=1`;
+- declarative automation, with `P2C_AUTOMATION=1`: every asset carries `AutomationCondition.on_cron`
+  with the same cron, so each tick requests the whole graph in dependency order (an asset goes once
+  everything upstream of it has updated since the tick, or is requested with it), evaluated by the
+  sensor `p2c_automation`, running from the start; there is no schedule then.
+
+Either way each asset has a freshness policy on the same cron: an asset that did not materialize
+between two ticks is stale in the UI (Catalog, asset page), so a flow that stopped syncing shows.
 
 The sensor `p2c_alerts` reads every finished run and alerts when something new went wrong: a step
 failed that did not fail in the previous run, a check started failing, or the rejected, failed and
@@ -17,45 +28,99 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cache
 
 import dagster as dg
 import requests
 
-from p2c_assets.defs.assets import RETRY_PARKED_TAG, SOURCES, TARGETS, key
+from p2c_assets.defs.assets import RETRY_PARKED_TAG
+from p2c_assets.defs.graph import GRAPH
 from p2c_assets.run_report import RunReport, flows_of
 
-FLOW_ASSETS = {
-    "accounts": ["sales/accounts", "sales/contacts", "fo/customers", "fo/contacts"],
-    "products": ["fo/released_products", "sales/products"],
-    "quotes": ["sales/quotes", "sales/quote_lines", "fo/quotations", "fo/quotation_lines"],
-    "orders": ["fo/sales_orders", "fo/sales_order_lines", "sales/orders", "sales/order_lines"],
-    "invoices": ["fo/sales_invoices", "fo/sales_invoice_lines", "sales/invoices", "sales/invoice_lines"],
-}
-ALL_KEYS = [key(s.system, s.name) for s in SOURCES] + [key(t.system, t.name) for t in TARGETS]
+EVERYTHING = dg.AssetSelection.assets(*GRAPH.nodes)
+ON = ("1", "true", "yes", "on")
 
-prospect_to_cash = dg.define_asset_job("prospect_to_cash", selection=dg.AssetSelection.assets(*ALL_KEYS),
+prospect_to_cash = dg.define_asset_job("prospect_to_cash", selection=EVERYTHING,
                                        description="All six Prospect-to-cash flows, in dependency order.")
 flow_jobs = [
-    dg.define_asset_job(f"{flow}_flow", selection=dg.AssetSelection.assets(
-        *(dg.AssetKey(k.split("/")) for k in keys)), description=f"The {flow} flow only.")
-    for flow, keys in FLOW_ASSETS.items()
+    dg.define_asset_job(
+        f"{group}_flow", selection=dg.AssetSelection.assets(*GRAPH.job_selection(group)),
+        description=f"The {group} flow ({', '.join(k.to_user_string() for k in GRAPH.job_selection(group))}): "
+                    "its assets, the source rows they read, and other flows' targets that need nothing more.")
+    for group in GRAPH.groups
 ]
 retry_failed = dg.define_asset_job(
-    "retry_failed", selection=dg.AssetSelection.assets(*ALL_KEYS), tags={RETRY_PARKED_TAG: "true"},
+    "retry_failed", selection=EVERYTHING, tags={RETRY_PARKED_TAG: "true"},
     description="Every flow, with parked rows (failed too often) given new attempts. Failed and blocked "
                 "rows below the attempt limit are retried by any run.")
 
 
-schedule = dg.ScheduleDefinition(
-    name="prospect_to_cash_schedule", job=prospect_to_cash,
-    cron_schedule=os.environ.get("P2C_SCHEDULE_CRON", "*/15 * * * *"),
-    description="Every flow, every 15 minutes (P2C_SCHEDULE_CRON). Stopped until someone turns it on, here "
-                "or with P2C_SCHEDULE_ON=1: nothing writes to a tenant before `p2c check` and `p2c preview` "
-                "have been looked at.",
-    default_status=(dg.DefaultScheduleStatus.RUNNING
-                    if os.environ.get("P2C_SCHEDULE_ON", "").lower() in ("1", "true", "yes", "on")
-                    else dg.DefaultScheduleStatus.STOPPED),
-)
+@dataclass(frozen=True)
+class Automation:
+    """How the graph runs by itself, from the environment (see the module docstring)."""
+
+    cron: str = "*/15 * * * *"
+    schedule_on: bool = False
+    declarative: bool = False
+
+    @classmethod
+    def from_env(cls) -> Automation:
+        automation = cls(cron=os.environ.get("P2C_SCHEDULE_CRON", cls.cron),
+                         schedule_on=os.environ.get("P2C_SCHEDULE_ON", "").lower() in ON,
+                         declarative=os.environ.get("P2C_AUTOMATION", "").lower() in ON)
+        if automation.schedule_on and automation.declarative:
+            raise ValueError("P2C_SCHEDULE_ON and P2C_AUTOMATION are both set: each runs every flow on "
+                             f"'{automation.cron}', so every flow would run twice. Set one of them.")
+        return automation
+
+    def freshness(self) -> dg.FreshnessPolicy:
+        """Stale once a tick passes with the asset's last materialization older than the tick before: one
+        missed run shows, whether the schedule is off, a run failed or an asset was skipped. (Dagster
+        bounds the look-back by the cron's shortest interval, so a weekday cron shows its assets stale
+        on Monday morning until that run lands.)"""
+        return dg.FreshnessPolicy.cron(deadline_cron=self.cron, lower_bound_delta=tick_interval(self.cron))
+
+    def apply(self, spec: dg.AssetSpec) -> dg.AssetSpec:
+        """The freshness policy, and the automation condition when declarative automation is on."""
+        condition = dg.AutomationCondition.on_cron(self.cron) if self.declarative else None
+        return spec.replace_attributes(freshness_policy=self.freshness(), automation_condition=condition)
+
+    def schedules(self) -> list[dg.ScheduleDefinition]:
+        if self.declarative:
+            return []
+        return [dg.ScheduleDefinition(
+            name="prospect_to_cash_schedule", job=prospect_to_cash, cron_schedule=self.cron,
+            description=f"Every flow, on '{self.cron}' (P2C_SCHEDULE_CRON; default every 15 minutes). Stopped "
+                        "until someone turns it on, here or with P2C_SCHEDULE_ON=1: nothing writes to a tenant "
+                        "before `p2c check` and `p2c preview` have been looked at. P2C_AUTOMATION=1 replaces it "
+                        "with declarative automation on the same cron.",
+            default_status=dg.DefaultScheduleStatus.RUNNING if self.schedule_on else dg.DefaultScheduleStatus.STOPPED,
+        )]
+
+    def sensors(self) -> list[dg.SensorDefinition]:
+        if not self.declarative:
+            return [run_alerts]
+        return [run_alerts, dg.AutomationConditionSensorDefinition(
+            "p2c_automation", target=EVERYTHING, default_status=dg.DefaultSensorStatus.RUNNING,
+            description=f"Declarative automation (P2C_AUTOMATION=1), instead of the schedule: every tick of "
+                        f"'{self.cron}' requests every flow's assets, each once everything upstream of it has "
+                        "updated since the tick or is requested with it.")]
+
+
+@cache
+def tick_interval(cron: str) -> timedelta:
+    """The shortest time between two ticks of `cron`, from Dagster's own reading of the cron: the
+    windows of a time-partitioned definition over the last week (a year for sparser crons)."""
+    now = datetime.now(timezone.utc)
+    for days in (8, 400):
+        windows = dg.TimeWindowPartitionsDefinition(start=now - timedelta(days=days), cron_schedule=cron,
+                                                    fmt="%Y-%m-%dT%H:%M")
+        keys = windows.get_partition_keys(current_time=now)
+        if len(keys) >= 2:
+            break
+    return min(w.end - w.start for w in map(windows.time_window_for_partition_key, keys))
+
 
 ALERT_RECORDS = 5  # problem records quoted per failed check
 

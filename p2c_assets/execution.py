@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from p2c_assets.defs.assets import SOURCES, TARGETS
+from p2c_assets.defs.graph import GRAPH
 from p2c_assets.run_report import RunReport
 
 
@@ -17,10 +17,10 @@ def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
 
     job_def = build_definitions(resources).resolve_job_def(job)
     selected = set(job_def.graph.node_names())
-    ops = {f"{t.system}__{t.name}": {"config": config} for t in TARGETS if f"{t.system}__{t.name}" in selected}
+    nodes = [node for node in GRAPH.nodes.values() if node.op_name in selected]
+    ops = {node.op_name: {"config": config} for node in nodes if node.role == "target"}
     if config.get("full_resync"):
-        ops.update({f"{s.system}__{s.name}": {"config": {"full_refresh": True}} for s in SOURCES
-                    if f"{s.system}__{s.name}" in selected})
+        ops.update({node.op_name: {"config": {"full_refresh": True}} for node in nodes if node.role == "source"})
     run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": log_level}}}}
     return job_def.execute_in_process(run_config=run_config, instance=instance or dg.DagsterInstance.ephemeral(),
                                       raise_on_error=False)

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from p2c_assets.defs.assets import HEADER_FLOW, SOURCES, TARGETS, key
+from p2c_assets.defs.graph import GRAPH
 from p2c_assets.engine.extract import extract
 from p2c_assets.engine.ledger import RUN_OUTCOMES
 from p2c_assets.engine.sync import SyncReport, sync
 from p2c_assets.flows.settings import Settings
 
-_SOURCE = {s.name: s for s in SOURCES}
-_TARGET_OF_FLOW = {flow: t for t in TARGETS for flow in t.flows}
-
 
 def flows_of_job(op_names: set[str]) -> list[str]:
     """The flows a job's target assets run, in dependency order (`op_names`: the job's nodes)."""
-    return [flow for t in TARGETS if f"{t.system}__{t.name}" in op_names for flow in t.flows]
+    return [flow for node in GRAPH.nodes.values() if node.role == "target" and node.op_name in op_names
+            for flow in node.flows]
 
 
 def preview(flows: list[str], *, settings: Settings, dataverse, finops, ledger) -> list[tuple[str, SyncReport]]:
@@ -31,24 +29,25 @@ def preview(flows: list[str], *, settings: Settings, dataverse, finops, ledger) 
     clients = {"sales": dataverse, "fo": finops}
     frames: dict[str, pd.DataFrame] = {}
 
-    def source(name: str) -> pd.DataFrame:
-        if name not in frames:
-            spec = _SOURCE[name]
+    def source(flow: str) -> pd.DataFrame:
+        node = GRAPH.source_of(flow)
+        if node.name not in frames:
             headers = None
-            if spec.header:  # only lines of headers the header flow sends, as the source asset does
-                headers = source(spec.header)
-                row_filter = settings.templates[HEADER_FLOW[spec.header]].row_filter
+            if node.inputs:  # only lines of headers the header flow sends, as the source asset does
+                header_flow = GRAPH.nodes[node.inputs[0]].flows[0]
+                headers = source(header_flow)
+                row_filter = settings.templates[header_flow].row_filter
                 headers = headers.query(row_filter) if row_filter else headers
-            frames[name] = extract(clients[spec.system], settings.templates[spec.flow].source,
-                                   companies=settings.companies, headers=headers)
-        return frames[name]
+            frames[node.name] = extract(clients[node.system], settings.templates[node.flows[0]].source,
+                                        companies=settings.companies, headers=headers)
+        return frames[node.name]
 
     reports = []
     for flow in flows:
-        target = _TARGET_OF_FLOW[flow]
-        report = sync(settings.templates[flow], source(target.flows[flow]), client=clients[target.system],
+        target = GRAPH.target_of(flow)
+        report = sync(settings.templates[flow], source(flow), client=clients[target.system],
                       ledger=ledger, companies=settings.companies, dry_run=True)
-        reports.append((key(target.system, target.name).to_user_string(), report))
+        reports.append((target.name, report))
     return reports
 
 

@@ -14,25 +14,17 @@ from dataclasses import dataclass
 import dagster as dg
 
 from p2c_assets.connectors.errors import ConnectorError, ServiceError
-from p2c_assets.defs.assets import SOURCE_SYSTEM, SOURCES, TARGETS, key
+from p2c_assets.defs.graph import GRAPH
 from p2c_assets.flows.settings import TemplateConfigError
 
 #: Outcomes that are a row's problem: what an alert counts, run after run.
 PROBLEM_OUTCOMES = ("rejected", "failed", "parked")
 
-#: Upstream assets of every asset, as `defs/assets.py` wires them.
-PARENTS: dict[str, list[str]] = {
-    **{key(s.system, s.name).to_user_string(): [key(s.system, s.header).to_user_string()] if s.header else []
-       for s in SOURCES},
-    **{key(t.system, t.name).to_user_string():
-       [*(key(SOURCE_SYSTEM[n], n).to_user_string() for n in t.flows.values()),
-        *(key(*d).to_user_string() for d in t.deps)] for t in TARGETS},
-}
+#: Upstream assets of every asset, in dependency order, as the flow graph wires them.
+PARENTS: dict[str, list[str]] = {node.name: [k.to_user_string() for k in node.upstream]
+                                  for node in GRAPH.nodes.values()}
 #: Flows (template names, as in `p2c history --flow`) that read or write each asset.
-FLOWS: dict[str, list[str]] = {
-    **{key(s.system, s.name).to_user_string(): [s.flow] for s in SOURCES},
-    **{key(t.system, t.name).to_user_string(): list(t.flows) for t in TARGETS},
-}
+FLOWS: dict[str, list[str]] = {node.name: list(node.flows) for node in GRAPH.nodes.values()}
 _OP_NAMES = {name.replace("/", "__"): name for name in PARENTS}
 
 
@@ -140,7 +132,7 @@ class RunReport:
                 cause = Cause.of(event.event_specific_data.error)
                 if cause.kind != "DagsterAssetCheckFailedError":  # the failed check says it better
                     failures[_step_label(event.step_key)] = cause
-        planned.sort(key=list(PARENTS).index)  # sources, then targets in dependency order
+        planned.sort(key=list(PARENTS).index)  # in dependency order
         skipped = _skipped(planned, started, checks, failures)
         return cls(run_id=run_id, job=run.job_name, finished_ok=run.status == dg.DagsterRunStatus.SUCCESS,
                    planned=planned, materialized=materialized, checks=checks, failures=failures, skipped=skipped)

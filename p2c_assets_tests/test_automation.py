@@ -1,5 +1,7 @@
-"""The schedule, the failure sensor (with its webhook) and the `p2c` command line."""
+"""The schedule or declarative automation, freshness, run config, the failure sensor (with its webhook)
+and the `p2c` command line."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -10,7 +12,7 @@ from click.testing import CliRunner
 
 from p2c_assets.cli import main
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
-from p2c_assets.definitions import defs
+from p2c_assets.definitions import build_definitions, defs
 from p2c_assets.engine.ledger import Ledger, RecordOutcome
 from p2c_assets.execution import execute
 from p2c_assets_tests.helpers import Webhook, alert_tick
@@ -33,6 +35,54 @@ def test_schedule_is_off_until_turned_on(setting, status):
                             "print(defs.resolve_schedule_def('prospect_to_cash_schedule').default_status.value)"],
                            env=env, capture_output=True, text=True, check=True).stdout.split()[-1]
     assert shown == status
+
+
+@pytest.mark.parametrize("cron, stale_after", [(None, dt.timedelta(minutes=15)),
+                                                 ("0 2 * * 1-5", dt.timedelta(days=1))])
+def test_an_asset_is_stale_once_a_tick_of_the_schedule_passes_without_it(cron, stale_after, monkeypatch):
+    """The freshness policy reads the schedule's cron: at each tick the last materialization must be newer
+    than the tick before."""
+    if cron:
+        monkeypatch.setenv("P2C_SCHEDULE_CRON", cron)
+    definitions = build_definitions()
+    schedule = definitions.resolve_schedule_def("prospect_to_cash_schedule")
+    graph = definitions.resolve_asset_graph()
+    policies = {graph.get(k).freshness_policy for k in graph.get_all_asset_keys()}
+    assert policies == {dg.FreshnessPolicy.cron(deadline_cron=schedule.cron_schedule, lower_bound_delta=stale_after)}
+
+
+def test_declarative_automation_replaces_the_schedule_and_requests_every_flow_at_a_tick(monkeypatch):
+    monkeypatch.setenv("P2C_AUTOMATION", "1")
+    definitions = build_definitions()
+    assert not definitions.schedules
+    sensor = definitions.resolve_sensor_def("p2c_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING and "P2C_AUTOMATION" in sensor.description
+    graph = definitions.resolve_asset_graph()
+    assert {graph.get(k).automation_condition.get_label() for k in graph.get_all_asset_keys()} == \
+        {"on_cron(*/15 * * * *, UTC)"}
+    with dg.instance_for_test() as instance:
+        moment = dt.datetime(2026, 3, 2, 9, 7, tzinfo=dt.timezone.utc)
+        before = dg.evaluate_automation_conditions(definitions, instance, evaluation_time=moment)
+        tick = dg.evaluate_automation_conditions(definitions, instance, cursor=before.cursor,
+                                                 evaluation_time=moment + dt.timedelta(minutes=9))  # 9:15 passed
+    assert (before.total_requested, tick.total_requested) == (0, 18)
+
+
+def test_schedule_and_automation_together_stop_the_load(monkeypatch):
+    monkeypatch.setenv("P2C_AUTOMATION", "1")
+    monkeypatch.setenv("P2C_SCHEDULE_ON", "1")
+    with pytest.raises(ValueError, match="every flow would run twice"):
+        build_definitions()
+
+
+def test_run_config_fields_say_what_they_do():
+    """What the launchpad shows next to each field of a source and a target asset's config."""
+    ops = defs.resolve_job_def("prospect_to_cash").run_config_schema.config_type.fields["ops"].config_type
+    for op, fields in (("sales__accounts", {"full_refresh"}),
+                       ("fo__customers", {"full_resync", "max_problem_share", "min_problem_rows"})):
+        config = ops.fields[op].config_type.fields["config"].config_type.fields
+        assert set(config) == fields and all(len(config[f].description) > 40 for f in fields)
+    assert defs.resolve_sensor_def("p2c_alerts").description.startswith("Alerts when a finished run")
 
 
 def test_a_failed_run_alerts_once_with_flow_asset_cause_and_run_page(tmp_path, monkeypatch):

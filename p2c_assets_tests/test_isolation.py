@@ -75,7 +75,7 @@ def test_the_run_is_a_warning_and_every_flow_ran(broken_run):
     warned = {(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations()
               if not e.passed}
     assert {("fo/customers", "valid_rows"), ("fo/customers", "writes_landed"), ("sales/products", "writes_landed"),
-            ("fo/contacts", "writes_landed")} <= warned
+            ("fo/contact_persons", "writes_landed")} <= warned
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     assert {"fo__quotations", "fo__quotation_lines", "sales__orders", "sales__order_lines", "sales__invoices",
             "sales__invoice_lines"} <= started  # nothing downstream was skipped
@@ -94,7 +94,7 @@ def test_only_the_bad_rows_and_their_dependents_did_not_land(broken_run, clients
     assert customers["usmf|ISO-LONG-1"]["reason"].startswith(
         "OrganizationName is 130 characters, at most 100 allowed (EDT DirPartyName)")
     assert meta["fo/customers"]["rows_created"] > 20
-    assert set(problems["fo/contacts"]) == {"usmf|ISO-CON-1"}  # its customer is not in F&O
+    assert set(problems["fo/contact_persons"]) == {"usmf|ISO-CON-1"}  # its customer is not in F&O
     products = problems["sales/products"]
     assert set(products) == {"ISO-EUR-1"}
     assert products["ISO-EUR-1"]["outcome"] == "failed" and "EUR" in products["ISO-EUR-1"]["error_message"]
@@ -110,7 +110,7 @@ def test_fixing_the_causes_lands_the_rows_on_the_next_run(broken_run, clients):
     meta = target_metadata(run_prospect_to_cash(resources))
     assert meta["fo/customers"]["rows_created"] == 1  # the Swiss customer; the long name still waits
     assert meta["fo/customers"]["rows_rejected"] == 1
-    assert meta["fo/contacts"]["rows_created"] == 1
+    assert meta["fo/contact_persons"]["rows_created"] == 1
     assert (meta["sales/products"]["rows_failed"], meta["sales/products"]["rows_created"]) == (0, 1)
 
 

@@ -78,7 +78,7 @@ def first_sync(tenant, state_db, tmp_path_factory):
 def test_a_clean_run_exits_0_with_a_row_per_target_asset(first_sync):
     assert first_sync.returncode == 0, first_sync.stdout + first_sync.stderr
     rows = table(first_sync.stdout)
-    assert set(rows) == {"fo/customers", "fo/contacts"}
+    assert set(rows) == {"fo/customers", "fo/contact_persons"}
     assert int(rows["fo/customers"]["created"]) > 0
     assert first_sync.stdout.splitlines()[-1].startswith("accounts_flow: success (run ")
 
@@ -107,7 +107,7 @@ def test_a_failed_blocking_check_exits_1_and_lists_what_it_skipped(tenant, state
     assert result.returncode == 1, result.stdout + result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith(("fo/", "error:"))}
     assert rows["fo/customers"].split(None, 1)[1].startswith("failed: preflight: 1 name(s)")
-    assert rows["fo/contacts"].split(None, 1)[1] == \
+    assert rows["fo/contact_persons"].split(None, 1)[1] == \
         "skipped: upstream fo/customers failed its blocking check preflight"
     assert "error: fo/customers preflight (ERROR)" in result.stdout
     assert result.stdout.splitlines()[-1].startswith("accounts_flow: failed")
@@ -191,7 +191,7 @@ def test_preview_writes_nothing_records_no_run_alerts_nothing_and_predicts_the_n
     predicted = {}
     for row in preview.stdout.splitlines():
         cells = row.split()
-        if cells[:1] in (["fo/customers"], ["fo/contacts"]):
+        if cells[:1] in (["fo/customers"], ["fo/contact_persons"]):
             predicted.setdefault(cells[0], []).append(cells)
     header = next(line.split() for line in preview.stdout.splitlines() if line.split()[:2] == ["asset", "flow"])
     for number in fresh:

@@ -10,7 +10,8 @@ the engine's (`engine.reconcile`); this module wires them to the assets.
 import dagster as dg
 import pandas as pd
 
-from p2c_assets.defs.assets import SOURCE_SYSTEM, TARGETS, client_for, key
+from p2c_assets.defs.assets import client_for
+from p2c_assets.defs.graph import GRAPH, AssetNode, asset_key as key
 from p2c_assets.defs.reporting import table
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.connectors.protocol import AnyOf
@@ -48,20 +49,20 @@ def order_line_product_exists(dataverse: DataverseResource) -> dg.AssetCheckResu
                                                               "sample": table(missing)})
 
 
-def build_reconciliation(spec) -> dg.AssetChecksDefinition:
+def build_reconciliation(node: AssetNode) -> dg.AssetChecksDefinition:
     """One `reconciliation` check per target asset; its source frames come in as `first` (and `second`)."""
-    asset_key = key(spec.system, spec.name)
-    names = list(dict.fromkeys(spec.flows.values()))
-    ins = {param: dg.AssetIn(key(SOURCE_SYSTEM[name], name)) for param, name in zip(("first", "second"), names)}
+    sources = {flow: GRAPH.source_of(flow).key for flow in node.flows}
+    names = list(dict.fromkeys(sources.values()))
+    ins = {param: dg.AssetIn(name) for param, name in zip(("first", "second"), names)}
     decorate = dg.asset_check(
-        asset=asset_key, name="reconciliation", additional_ins=ins, blocking=False,
+        asset=node.key, name="reconciliation", additional_ins=ins, blocking=False,
         description="the target holds what the source says, key by key on the mapped fields, for every "
                     "record the ledger says landed; records whose source is gone are reported as orphans")
 
     def check(dataverse, finops, ledger, flow_settings, frames: dict) -> dg.AssetCheckResult:
         settings = flow_settings.get()
-        result = reconcile([(settings.templates[flow], frames[source]) for flow, source in spec.flows.items()],
-                           client=client_for(spec.system, dataverse, finops), ledger=ledger.get(),
+        result = reconcile([(settings.templates[flow], frames[source]) for flow, source in sources.items()],
+                           client=client_for(node.system, dataverse, finops), ledger=ledger.get(),
                            companies=settings.companies)
         found = result.differences
         return dg.AssetCheckResult(passed=found.empty, metadata={"records_compared": result.compared,
@@ -81,4 +82,5 @@ def build_reconciliation(spec) -> dg.AssetChecksDefinition:
     return reconciliation
 
 
-CHECKS = [quotation_customer_exists, order_line_product_exists, *(build_reconciliation(t) for t in TARGETS)]
+CHECKS = [quotation_customer_exists, order_line_product_exists,
+          *(build_reconciliation(node) for node in GRAPH.nodes.values() if node.role == "target")]

@@ -29,15 +29,6 @@ def table(frame: pd.DataFrame, limit: int = 20) -> dg.MetadataValue:
     )
 
 
-def column_schema(schema: pa.DataFrameSchema) -> dg.TableSchema:
-    """The entity's pandera columns as the asset's Columns tab (before the first run too)."""
-    return dg.TableSchema(columns=[
-        dg.TableColumn(name, (column.metadata or {}).get("kind", "string"), description=column.description,
-                       constraints=dg.TableColumnConstraints(
-                           nullable=column.nullable, other=[str(c.error) for c in column.checks if c.error]))
-        for name, column in schema.columns.items()])
-
-
 def source_check(schema: pa.DataFrameSchema, frame: pd.DataFrame, asset_key: dg.AssetKey) -> dg.AssetCheckResult:
     """Source data quality, reported not enforced: the target schema decides what is sent."""
     checked = validate(schema, frame)

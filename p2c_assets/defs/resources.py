@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from p2c_assets.connectors import DataverseClient, FinOpsClient
-from p2c_assets.connectors.environment import dataverse_client, finops_client
+from p2c_assets.connectors.environment import dataverse_client, finops_client, setting
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.flows.settings import Settings, load_settings
 
@@ -100,15 +100,23 @@ class FlowSettingsResource(dg.ConfigurableResource):
         return load_settings(self.config_path)
 
 
-def _secret_kwargs() -> dict:
-    """Real secrets by env-var reference only; the sandbox default otherwise."""
-    return {"client_secret": dg.EnvVar("AZURE_CLIENT_SECRET")} if os.environ.get("AZURE_CLIENT_SECRET") else {}
+def _app_registration() -> dict:
+    """The app registration as set: tenant, client id and authority by value (empty: the sandbox's demo
+    app), the secret by its variable's name only."""
+    given = {"tenant_id": "AZURE_TENANT_ID", "client_id": "AZURE_CLIENT_ID", "authority_host": "AZURE_AUTHORITY_HOST"}
+    shown = {name: os.environ[env] for name, env in given.items() if os.environ.get(env)}
+    if os.environ.get("AZURE_CLIENT_SECRET"):
+        shown["client_secret"] = dg.EnvVar("AZURE_CLIENT_SECRET")
+    return shown
 
 
 def build_resources() -> dict:
+    """The resources with the settings in effect, so the UI's resource page shows which environments a
+    run talks to (the URLs and company as set, else the sandbox's); secrets by variable name only."""
     return {
-        "dataverse": DataverseResource(**_secret_kwargs()),
-        "finops": FinOpsResource(**_secret_kwargs()),
+        "dataverse": DataverseResource(url=setting("", "DATAVERSE_URL"), **_app_registration()),
+        "finops": FinOpsResource(url=setting("", "FINOPS_URL"), company=setting("", "FINOPS_COMPANY"),
+                                 **_app_registration()),
         "ledger": LedgerResource(state_url=dg.EnvVar("P2C_STATE_URL") if os.environ.get("P2C_STATE_URL") else None),
         "flow_settings": FlowSettingsResource(),
     }

@@ -18,9 +18,11 @@ COUNTRY = {"": "US", "United States": "US", "USA": "US", "US": "US", "Germany": 
 ACCOUNTS = FlowTemplate(
     name="accounts",
     title="Accounts (Sales to Fin and Ops) - Direct",
+    group="accounts",
     source=Source(
         system="sales",
         entity_set="accounts",
+        asset="accounts",
         key=("accountnumber",),
         select=("accountid", "accountnumber", "name", "telephone1", "emailaddress1", "websiteurl",
                 "address1_line1", "address1_city", "address1_stateorprovince", "address1_postalcode",
@@ -29,7 +31,7 @@ ACCOUNTS = FlowTemplate(
         filter="statecode eq 0",
         lookups=(CURRENCY, BUSINESS_UNIT),
     ),
-    target=Target(system="fo", entity_set="CustomersV3", key=("dataAreaId", "CustomerAccount")),
+    target=Target(system="fo", entity_set="CustomersV3", asset="customers", key=("dataAreaId", "CustomerAccount")),
     fields={
         "CustomerAccount": "accountnumber",
         "PartyNumber": "accountnumber",

@@ -8,7 +8,7 @@ contact number (CON-…) is the key on both routes.
 """
 
 from p2c_assets.flows.accounts import BUSINESS_UNIT, COUNTRY, CURRENCY
-from p2c_assets.flows.template import FlowTemplate, Lookup, Source, Target, ValueMap
+from p2c_assets.flows.template import FlowTemplate, Lookup, Reference, Source, Target, ValueMap
 
 SELECT = ("contactid", "msdynce_contactnumber", "firstname", "lastname", "fullname", "emailaddress1",
           "telephone1", "jobtitle", "address1_line1", "address1_city", "address1_stateorprovince",
@@ -18,15 +18,16 @@ SELECT = ("contactid", "msdynce_contactnumber", "firstname", "lastname", "fullna
 COMPANY_ACCOUNT = Lookup("_parentcustomerid_value", "company_account",
                          (("accounts", "accountid", "accountnumber"),))
 
-CONTACT_SOURCE = Source(system="sales", entity_set="contacts", key=("msdynce_contactnumber",),
+CONTACT_SOURCE = Source(system="sales", entity_set="contacts", asset="contacts", key=("msdynce_contactnumber",),
                         select=SELECT, filter="statecode eq 0",
                         lookups=(CURRENCY, BUSINESS_UNIT, COMPANY_ACCOUNT))
 
 CONTACT_CUSTOMERS = FlowTemplate(
     name="contact_customers",
     title="Contacts to Customer (Sales to Fin and Ops) - Direct",
+    group="contacts",
     source=CONTACT_SOURCE,
-    target=Target(system="fo", entity_set="CustomersV3", key=("dataAreaId", "CustomerAccount")),
+    target=Target(system="fo", entity_set="CustomersV3", asset="customers", key=("dataAreaId", "CustomerAccount")),
     row_filter="msdynce_isactivecustomer == True",
     fields={
         "CustomerAccount": "msdynce_contactnumber",
@@ -52,8 +53,10 @@ CONTACT_CUSTOMERS = FlowTemplate(
 CONTACTS = FlowTemplate(
     name="contacts",
     title="Contacts (Sales to Fin and Ops) - Direct",
+    group="contacts",
     source=CONTACT_SOURCE,
-    target=Target(system="fo", entity_set="ContactPersonsV2", key=("dataAreaId", "ContactPersonId")),
+    target=Target(system="fo", entity_set="ContactPersonsV2", asset="contact_persons",
+                  key=("dataAreaId", "ContactPersonId")),
     row_filter="msdynce_isactivecustomer != True and msdynce_iscompanyanaccount == True",
     fields={
         "ContactPersonId": "msdynce_contactnumber",
@@ -68,6 +71,7 @@ CONTACTS = FlowTemplate(
     },
     value_maps={"PrimaryAddressCountryRegionISOCode": ValueMap("address1_country", COUNTRY)},
     defaults={"IsContactPersonExternallyMaintained": "Yes"},
+    references={"AssociatedPartyNumber": Reference("CustomersV3", by="PartyNumber")},
     company_field="dataAreaId",
     business_unit_column="business_unit",
 )

@@ -13,9 +13,11 @@ from p2c_assets.flows.template import Bind, FlowTemplate, HeaderJoin, Parent, So
 INVOICES = FlowTemplate(
     name="invoices",
     title="Sales Invoices (Fin and Ops to Sales) - Direct: SalesInvoiceHeader",
+    group="invoices",
     source=Source(
         system="fo",
         entity_set="ExternallyMaintainedCustomerSalesInvoiceHeaders",
+        asset="sales_invoices",
         key=("InvoiceNumber",),
         select=("dataAreaId", "InvoiceNumber", "InvoiceDate", "LedgerVoucher", "SalesOrderNumber",
                 "InvoiceCustomerAccountNumber", "CurrencyCode", "TotalInvoiceAmount", "TotalTaxAmount",
@@ -23,7 +25,7 @@ INVOICES = FlowTemplate(
                 "CustomersOrderReference"),
         filter="SalesOrderNumber ne ''",
     ),
-    target=Target(system="sales", entity_set="invoices", key=("invoicenumber",)),
+    target=Target(system="sales", entity_set="invoices", asset="invoices", key=("invoicenumber",)),
     fields={
         "invoicenumber": "InvoiceNumber",
         "name": "InvoiceNumber",
@@ -42,16 +44,18 @@ INVOICES = FlowTemplate(
 INVOICE_LINES = FlowTemplate(
     name="invoice_lines",
     title="Sales Invoices (Fin and Ops to Sales) - Direct: SalesInvoiceLine",
+    group="invoices",
     source=Source(
         system="fo",
         entity_set="ExternallyMaintainedCustomerSalesInvoiceLines",
+        asset="sales_invoice_lines",
         key=("InvoiceNumber", "LineCreationSequenceNumber"),
         select=("dataAreaId", "InvoiceNumber", "InvoiceDate", "LineCreationSequenceNumber",
                 "ProductNumber", "ProductDescription", "InvoicedQuantity", "SalesPrice",
                 "SalesUnitSymbol", "LineAmount", "LineTotalDiscountAmount", "LineTotalTaxAmount"),
         header=HeaderJoin(on=(("dataAreaId", "dataAreaId"), ("InvoiceNumber", "InvoiceNumber"))),
     ),
-    target=Target(system="sales", entity_set="invoicedetails",
+    target=Target(system="sales", entity_set="invoicedetails", asset="invoice_lines",
                   key=("msdynce_invoicenumber", "sequencenumber")),
     fields={
         "msdynce_invoicenumber": "InvoiceNumber",

@@ -33,9 +33,11 @@ DOCUMENT_BINDS = {
 ORDERS = FlowTemplate(
     name="orders",
     title="Sales Orders (Fin and Ops to Sales) - Direct: OrderHeader",
+    group="orders",
     source=Source(
         system="fo",
         entity_set="CDSSalesOrderHeaders",
+        asset="sales_orders",
         key=("SalesOrderNumber",),
         select=("dataAreaId", "SalesOrderNumber", "SalesOrderName", "OrderingCustomerAccountNumber",
                 "InvoiceCustomerAccountNumber", "CurrencyCode", "SalesOrderProcessingStatus",
@@ -45,7 +47,7 @@ ORDERS = FlowTemplate(
         filter=(f"OrderingCustomerIsExternallyMaintained eq {YES} and "
                 f"InvoiceCustomerIsExternallyMaintained eq {YES} and AreTotalsUpdated eq {YES}"),
     ),
-    target=Target(system="sales", entity_set="salesorders", key=("ordernumber",)),
+    target=Target(system="sales", entity_set="salesorders", asset="orders", key=("ordernumber",)),
     # Confirmed or later: enums only compare with eq/ne in F&O, so the range is a row filter
     row_filter="SalesOrderProcessingStatus not in ['None', 'Active', 'Canceled']",
     fields={
@@ -75,16 +77,18 @@ LINE_BINDS = {
 ORDER_LINES = FlowTemplate(
     name="order_lines",
     title="Sales Orders (Fin and Ops to Sales) - Direct: OrderLine",
+    group="orders",
     source=Source(
         system="fo",
         entity_set="CDSSalesOrderLines",
+        asset="sales_order_lines",
         key=("SalesOrderNumber", "LineCreationSequenceNumber"),
         select=("dataAreaId", "SalesOrderNumber", "LineCreationSequenceNumber", "ProductNumber",
                 "LineDescription", "OrderedSalesQuantity", "SalesPrice", "SalesUnitSymbol",
                 "LineDiscountAmount", "LineAmount", "TotalTaxAmount"),
         header=HeaderJoin(on=(("dataAreaId", "dataAreaId"), ("SalesOrderNumber", "SalesOrderNumber"))),
     ),
-    target=Target(system="sales", entity_set="salesorderdetails",
+    target=Target(system="sales", entity_set="salesorderdetails", asset="order_lines",
                   key=("msdynce_ordernumber", "sequencenumber")),
     fields={
         "msdynce_ordernumber": "SalesOrderNumber",

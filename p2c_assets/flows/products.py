@@ -16,16 +16,18 @@ UNITS = {"ea": "Each", "pcs": "Piece", "kg": "Kilogram", "h": "Hour", "box": "Bo
 PRODUCTS = FlowTemplate(
     name="products",
     title="Products (Fin and Ops to Sales) - Direct",
+    group="products",
     source=Source(
         system="fo",
         entity_set="SellableReleasedProducts",
+        asset="released_products",
         key=("ProductNumber",),
         select=("dataAreaId", "ProductNumber", "ProductName", "ProductDescription",
                 "ProductType", "SalesUnitSymbol", "SalesUnitDecimalPrecision", "CurrencyCode",
                 "SalesPrice", "UnitCost"),
         first_company_wins=True,
     ),
-    target=Target(system="sales", entity_set="products", key=("productnumber",)),
+    target=Target(system="sales", entity_set="products", asset="products", key=("productnumber",)),
     fields={
         "productnumber": "ProductNumber",
         "name": "ProductName",

@@ -13,19 +13,23 @@ import pandas as pd
 
 from p2c_assets.flows.accounts import BUSINESS_UNIT, COUNTRY, CURRENCY
 from p2c_assets.flows.products import UNITS
-from p2c_assets.flows.template import (FlowTemplate, HeaderJoin, Lookup, Parent, Source, Target,
-                                       ValueMap)
+from p2c_assets.flows.template import (FlowTemplate, HeaderJoin, Lookup, Parent, Reference, Source,
+                                       Target, ValueMap)
 
 CUSTOMER = Lookup("_customerid_value", "customer_number",
                   (("accounts", "accountid", "accountnumber"),
                    ("contacts", "contactid", "msdynce_contactnumber")))
 
+CUSTOMER_ACCOUNT = Reference("CustomersV3", by="CustomerAccount")
+
 QUOTES = FlowTemplate(
     name="quotes",
     title="Sales Quotes (Sales to Fin and Ops) - Direct: QuoteHeader",
+    group="quotes",
     source=Source(
         system="sales",
         entity_set="quotes",
+        asset="quotes",
         key=("quotenumber",),
         select=("quoteid", "quotenumber", "name", "requestdeliveryby", "shipto_line1", "shipto_city",
                 "shipto_stateorprovince", "shipto_postalcode", "shipto_country",
@@ -34,7 +38,7 @@ QUOTES = FlowTemplate(
         filter="statecode eq 1 and msdynce_hasexternallymaintainedproductsonly eq true",
         lookups=(CUSTOMER, CURRENCY, BUSINESS_UNIT),
     ),
-    target=Target(system="fo", entity_set="CDSSalesQuotationHeaders",
+    target=Target(system="fo", entity_set="CDSSalesQuotationHeaders", asset="quotations",
                   key=("dataAreaId", "SalesQuotationNumber")),
     fields={
         "SalesQuotationNumber": "quotenumber",
@@ -50,6 +54,9 @@ QUOTES = FlowTemplate(
     },
     value_maps={"DeliveryAddressCountryRegionISOCode": ValueMap("shipto_country", COUNTRY)},
     defaults={"SalesQuotationStatus": "Created", "LanguageId": "en-us"},
+    # F&O refuses a quotation whose customer it does not have: the customer lands first (accounts flow)
+    references={"RequestingCustomerAccountNumber": CUSTOMER_ACCOUNT,
+                "InvoiceCustomerAccountNumber": CUSTOMER_ACCOUNT},
     company_field="dataAreaId",
     business_unit_column="business_unit",
 )
@@ -71,9 +78,11 @@ def split_line_discount(source: pd.DataFrame, mapped: pd.DataFrame) -> pd.DataFr
 QUOTE_LINES = FlowTemplate(
     name="quote_lines",
     title="Sales Quotes (Sales to Fin and Ops) - Direct: QuoteLine",
+    group="quotes",
     source=Source(
         system="sales",
         entity_set="quotedetails",
+        asset="quote_lines",
         key=("quotenumber", "sequencenumber"),
         select=("quotedetailid", "_quoteid_value", "_productid_value", "_uomid_value", "quantity",
                 "priceperunit", "manualdiscountamount", "productdescription", "sequencenumber",
@@ -85,7 +94,7 @@ QUOTE_LINES = FlowTemplate(
         header=HeaderJoin(on=(("_quoteid_value", "quoteid"),),
                           carry=("quotenumber", "business_unit", "currency")),
     ),
-    target=Target(system="fo", entity_set="CDSSalesQuotationLines",
+    target=Target(system="fo", entity_set="CDSSalesQuotationLines", asset="quotation_lines",
                   key=("dataAreaId", "SalesQuotationNumber", "LineCreationSequenceNumber")),
     fields={
         "SalesQuotationNumber": "quotenumber",

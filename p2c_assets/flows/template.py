@@ -87,6 +87,7 @@ class HeaderJoin:
 class Source:
     system: System
     entity_set: str
+    asset: str  # the asset that holds the extracted rows: `<system>/<asset>` (sales/accounts, fo/sales_orders)
     key: tuple[str, ...]
     select: tuple[str, ...]
     filter: str | None = None
@@ -107,7 +108,21 @@ class Source:
 class Target:
     system: System
     entity_set: str
+    asset: str  # the asset that writes it: `<system>/<asset>` (fo/customers, sales/orders)
     key: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A target field naming a record of another entity set of the target system, which must exist
+    before the row can land: F&O checks a quotation's customer account against its customers.
+
+    Dataverse targets say this with a `Bind` (which also writes the lookup); F&O has no binds, so its
+    flows name the record here, and the asset graph draws the edge from the asset that writes it.
+    """
+
+    entity_set: str
+    by: str  # the column of `entity_set` that the field's value matches
 
 
 @dataclass(frozen=True)
@@ -122,12 +137,16 @@ class Parent:
 class FlowTemplate:
     name: str
     title: str
+    # the business flow, and asset group, it belongs to: a line template shares its header's, the two
+    # contact routes share "contacts"
+    group: str
     source: Source
     target: Target
     fields: dict[str, str]
     value_maps: dict[str, ValueMap] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
     binds: dict[str, Bind] = field(default_factory=dict)
+    references: dict[str, Reference] = field(default_factory=dict)
     # row filter on the extracted frame, for rules OData cannot express (pandas query syntax)
     row_filter: str | None = None
     # target field that carries the legal entity, and the source column naming the Sales business unit

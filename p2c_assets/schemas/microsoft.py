@@ -36,6 +36,7 @@ class Column:
     kind: str | None = None  # Dataverse CDM data type (string, currency, entityId, listLookup ...)
     max_length: int | None = None
     required: bool = False  # the service refuses a row without it
+    description: str = ""  # Microsoft's words for it: CDM's description, else its display name
 
 
 # Dataverse table (logical name) -> its CDM entity (every layer of that name is read)
@@ -196,7 +197,8 @@ def _finops(entity_set: str) -> dict[str, Column]:
     for a in attributes:
         if isinstance(a.get("dataType"), str):  # the rest are relationships, not fields
             found[a["name"]] = Column(a["name"], f"CDM {path.name}", None, None,
-                                      required=not a.get("isNullable", False))
+                                      required=not a.get("isNullable", False),
+                                      description=a.get("description") or a.get("displayName", ""))
     return found
 
 
@@ -255,7 +257,8 @@ def _dataverse_attributes(node: object, source: str) -> dict[str, Column]:
             kind = node.get("dataType")
             kind = kind if isinstance(kind, str) else (kind or {}).get("dataTypeReference")
             found[node["sourceName"]] = Column(node["sourceName"], source, kind, node.get("maximumLength"),
-                                               _required_level(node) == "systemrequired")
+                                               _required_level(node) == "systemrequired",
+                                               node.get("description") or node.get("displayName", ""))
         for key, value in node.items():
             if key != "sourceName":
                 found.update(_dataverse_attributes(value, source))

@@ -99,7 +99,7 @@ def test_rejections_above_the_allowed_share_are_an_error_that_blocks_downstream(
     assert not result.success
     assert any("fo/customers valid_rows (ERROR)" in c for c in failed_checks(result))
     executed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
-    assert "fo__contacts" not in executed  # downstream of the blocked customers
+    assert "fo__contact_persons" not in executed  # downstream of the blocked customers
     dv.upsert_many("accounts", [{"accountnumber": f"HUGE-{i:03d}", "name": f"Huge {i}"} for i in range(5)],
                    key=["accountnumber"])
 
