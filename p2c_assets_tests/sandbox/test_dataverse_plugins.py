@@ -192,6 +192,11 @@ def test_sales_order_is_a_numbered_draft_until_activated_then_open_to_the_integr
     order = dv.create("salesorders", {"name": unique("Taken in Sales")})
     assert re.fullmatch(r"ORD-\d{5}-[A-Z]{6}", order["ordernumber"])  # Sales numbers its orders
     assert order["msdynce_processingstatus"] == DRAFT
+    # made in Sales, not in F&O: the Yes/No column is No, so a filter on it finds the order
+    assert order["msdynce_ismaintainedexternally"] is False
+    found = dv.get("salesorders", params={"$select": "ordernumber", "$filter": (
+        f"salesorderid eq {order['salesorderid']} and msdynce_ismaintainedexternally eq false")}).json()["value"]
+    assert [o["ordernumber"] for o in found] == [order["ordernumber"]]
     _order_line(dv, order, 1, external, quantity=3, manualdiscountamount=10.0)
     _order_line(dv, order, 2, other, quantity=2, priceperunit=4.0)
     header = _order(dv, order)

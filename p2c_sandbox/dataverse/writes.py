@@ -39,6 +39,12 @@ def insert(svc, entity: EntityType, row: dict) -> dict:
             state = row.get("statecode", plugins.initial_state(entity))
             row["statecode"] = state
             row.setdefault("statuscode", entity.states.get(state, (None, None))[1])
+        # a Yes/No column left out takes its default value, No, as in Dataverse, so that `eq false`
+        # finds the row (an order made in Sales is not `msdynce_ismaintainedexternally`) and reads
+        # show false, not null
+        for attr in entity.attrs:
+            if attr.type == "Boolean":
+                row.setdefault(attr.name, False)
         plugins.before_create(svc, entity, row)
         stored = _store_call(entity, svc.store.insert, entity.logical, row)
         plugins.after_write(svc, entity, stored, None)
