@@ -80,6 +80,8 @@ class FlowGraph:
             raise ValueError(f"assets both read and written: {both}")
         self._source_key = {t.name: asset_key(t.source.system, t.source.asset) for t in self.templates.values()}
         self._target_key = {t.name: asset_key(t.target.system, t.target.asset) for t in self.templates.values()}
+        # where a lookup, bind or reference points: the asset that writes the entity set, else the one that
+        # reads it (what a bind needs is that the record landed, so the writer wins where both exist)
         self._holders = {(ts[0].source.system, ts[0].source.entity_set): k for k, ts in readers.items()}
         self._holders.update({(ts[0].target.system, ts[0].target.entity_set): k for k, ts in writers.items()})
         declared = [*(self._source(k, ts) for k, ts in readers.items()),
