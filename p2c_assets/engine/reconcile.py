@@ -5,8 +5,10 @@ differently, a record whose source is gone. For every record the ledger says lan
 is mapped again and compared field by field with one read of the target (the plain mapped fields;
 bound lookups are checked by the references they need). Deletes are not propagated (the safe
 choice), so a landed record whose source is gone or no longer passes the filter is reported as an
-orphan for an admin to decide. `missing_references` is the same key matching for referential
-integrity across entities: a quotation whose customer the target lacks.
+orphan for an admin to decide. A flow that hands its records over (`FlowTemplate.handover`: F&O is
+master of an order from Sales once it is there) has no orphans, and only its records' presence is
+compared: their fields are the target's to change. `missing_references` is the same key matching for
+referential integrity across entities: a quotation whose customer the target lacks.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
         landed = {k for k, s in ledger.states(template.name).items() if s.outcome in LANDED}
         mapped = mapped[keys.isin(landed)]
         compared += len(mapped)
-        fields = [f for f in template.target_fields if f not in template.binds]
+        # a record handed over is the target's: only that it is there is compared
+        fields = [] if template.handover else [f for f in template.target_fields if f not in template.binds]
         target = target_snapshot(template, client, companies)
         found.append(compare(mapped, target, template.target.key, fields).assign(flow=template.name))
         in_target = KeyIndex(record_keys(target, template.target.key))
-        orphans = sorted(k for k in landed - set(keys) if k in in_target)
+        orphans = [] if template.handover else sorted(k for k in landed - set(keys) if k in in_target)
         found.append(pd.DataFrame({"key": orphans, "field": "(record)", "source": "missing in source",
                                    "target": "present", "flow": template.name}))
     return Reconciliation(compared, pd.concat(found, ignore_index=True)[DIFFERENCE_COLUMNS])

@@ -10,7 +10,9 @@ missing reference, never sent), failed (the target refused it), blocked (its hea
 or parked (kept failing; retried when its source changes, and when a probe (one parked row per
 distinct error, sent again every run) lands, so rows parked for a missing price list or currency go
 as soon as it exists).
-A problem row affects only itself and the rows that depend on it.
+A problem row affects only itself and the rows that depend on it. A flow that hands its records
+over (`FlowTemplate.handover`) writes each record until it lands and never again: it is unchanged
+from then on, whatever its source says, since the target is its master.
 """
 
 from __future__ import annotations
@@ -139,7 +141,8 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceCl
     probes = _probes(parked, states, keys)
     parked = [row for row in parked if row not in probes]
     changed = [row for row in valid.index
-               if row not in set(parked) and (full or not _unchanged(states.get(keys[row]), hashes[row]))]
+               if row not in set(parked) and not _handed_over(template, states.get(keys[row]))
+               and (full or not _unchanged(states.get(keys[row]), hashes[row]))]
     payload, bind_reasons = _bound(template, valid.loc[changed], client)
     return Plan(mapped, keys, hashes, entities, pd.concat([reasons, bind_reasons]), blocked, parked,
                 payload, states, checked, probes)
@@ -273,6 +276,11 @@ def _problems(plan: Plan, per_row: dict) -> pd.DataFrame:
 
 def _unchanged(state, digest: str) -> bool:
     return state is not None and state.outcome in LANDED and state.content_hash == digest
+
+
+def _handed_over(template: FlowTemplate, state) -> bool:
+    """A landed record of a flow that hands its records over: the target masters it now, even on a full resync."""
+    return template.handover and state is not None and state.outcome in LANDED
 
 
 def _parked(state, digest: str) -> bool:

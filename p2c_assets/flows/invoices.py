@@ -3,9 +3,12 @@
 p2c-spec.md 4.6. The source entity only holds invoices of externally maintained customers. An
 invoice names its sales order; when it lands, the Sales side sets that order to Invoiced. The price
 list comes from a value map on currency (USD -> "CRM Service USA (sample)"), the unit from the
-SalesUnitSymbol value map. Invoices are created in F&O only, so this direction is one way.
+SalesUnitSymbol value map. Invoices are created in F&O only, so this direction is one way. A line's
+discount arrives undivided, as on orders: F&O's line total discount less the line's charges (the
+cent of 3 x 3.33 against 10.00).
 """
 
+from p2c_assets.flows.discounts import undivided_from
 from p2c_assets.flows.orders import DOCUMENT_BINDS, LINE_BINDS, PRICE_LISTS
 from p2c_assets.flows.products import UNITS
 from p2c_assets.flows.template import Bind, FlowTemplate, HeaderJoin, Parent, Source, Target, ValueMap
@@ -52,7 +55,8 @@ INVOICE_LINES = FlowTemplate(
         key=("InvoiceNumber", "LineCreationSequenceNumber"),
         select=("dataAreaId", "InvoiceNumber", "InvoiceDate", "LineCreationSequenceNumber",
                 "ProductNumber", "ProductDescription", "InvoicedQuantity", "SalesPrice",
-                "SalesUnitSymbol", "LineAmount", "LineTotalDiscountAmount", "LineTotalTaxAmount"),
+                "SalesUnitSymbol", "LineAmount", "LineTotalDiscountAmount", "LineTotalChargeAmount",
+                "LineTotalTaxAmount"),
         header=HeaderJoin(on=(("dataAreaId", "dataAreaId"), ("InvoiceNumber", "InvoiceNumber"))),
     ),
     target=Target(system="sales", entity_set="invoicedetails", asset="invoice_lines",
@@ -65,11 +69,11 @@ INVOICE_LINES = FlowTemplate(
         "productid": "ProductNumber",
         "quantity": "InvoicedQuantity",
         "priceperunit": "SalesPrice",
-        "manualdiscountamount": "LineTotalDiscountAmount",
         "tax": "LineTotalTaxAmount",
     },
     value_maps={"uomid": ValueMap("SalesUnitSymbol", UNITS)},
     defaults={"ispriceoverridden": True, "msdynce_ismaintainedexternally": True},
     binds={"invoiceid": Bind("invoices", by="invoicenumber"), **LINE_BINDS},
+    transform=undivided_from("LineTotalDiscountAmount", "LineTotalChargeAmount"),
     parent=Parent(flow="invoices", key=("msdynce_invoicenumber",)),
 )

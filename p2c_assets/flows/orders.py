@@ -5,9 +5,17 @@ p2c-spec.md 4.5. Only orders whose ordering and invoice customers both came from
 "Calculate sales totals" batch are sent. F&O stays master: Sales keeps the order Active (statecode 0)
 so later F&O changes can still be written (until its invoice arrives), shows the F&O processing status, and receives header tax
 as `msdynce_misctax`, which the Sales side turns into the single "Freight Tax" line. Line discounts
-travel undivided ((3 x 3.33) + 0.01 = 10.00 arrives as 10.00).
+travel undivided: F&O's per-unit discount times the quantity, less the line's charges, which hold
+the cent dividing left over ((3 x 3.33) + 0.01 = 10.00 arrives as 10.00).
+
+Orders taken in Sales come back here too, once F&O confirmed them and calculated their totals: they
+keep their Sales number in F&O and their lines the Sales sequence numbers, so the upsert by
+`ordernumber` (and `msdynce_ordernumber` + `sequencenumber` for lines) updates the same Sales order
+and lines instead of making new ones, and marking them externally maintained keeps the Sales to Fin
+and Ops flow from sending them again.
 """
 
+from p2c_assets.flows.discounts import undivided_from
 from p2c_assets.flows.products import UNITS
 from p2c_assets.flows.template import Bind, FlowTemplate, HeaderJoin, Parent, Source, Target, ValueMap
 
@@ -85,7 +93,7 @@ ORDER_LINES = FlowTemplate(
         key=("SalesOrderNumber", "LineCreationSequenceNumber"),
         select=("dataAreaId", "SalesOrderNumber", "LineCreationSequenceNumber", "ProductNumber",
                 "LineDescription", "OrderedSalesQuantity", "SalesPrice", "SalesUnitSymbol",
-                "LineDiscountAmount", "LineAmount", "TotalTaxAmount"),
+                "LineDiscountAmount", "FixedPriceCharges", "LineAmount", "TotalTaxAmount"),
         header=HeaderJoin(on=(("dataAreaId", "dataAreaId"), ("SalesOrderNumber", "SalesOrderNumber"))),
     ),
     target=Target(system="sales", entity_set="salesorderdetails", asset="order_lines",
@@ -97,11 +105,11 @@ ORDER_LINES = FlowTemplate(
         "productid": "ProductNumber",
         "quantity": "OrderedSalesQuantity",
         "priceperunit": "SalesPrice",
-        "manualdiscountamount": "LineDiscountAmount",
         "tax": "TotalTaxAmount",
     },
     value_maps={"uomid": ValueMap("SalesUnitSymbol", UNITS)},
     defaults={"ispriceoverridden": True, "msdynce_ismaintainedexternally": True},
     binds={"salesorderid": Bind("salesorders", by="ordernumber"), **LINE_BINDS},
+    transform=undivided_from("LineDiscountAmount", "FixedPriceCharges", quantity="OrderedSalesQuantity"),
     parent=Parent(flow="orders", key=("msdynce_ordernumber",)),
 )

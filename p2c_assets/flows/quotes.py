@@ -7,11 +7,8 @@ line discount is divided by quantity into the F&O per-unit line discount and the
 goes to the line's charges, so that F&O's total equals Sales' to the cent (4.5, Line item method).
 """
 
-from decimal import ROUND_HALF_UP, Decimal
-
-import pandas as pd
-
 from p2c_assets.flows.accounts import BUSINESS_UNIT, COUNTRY, CURRENCY
+from p2c_assets.flows.discounts import split_into
 from p2c_assets.flows.products import UNITS
 from p2c_assets.flows.template import (FlowTemplate, HeaderJoin, Lookup, Parent, Reference, Source,
                                        Target, ValueMap)
@@ -21,6 +18,15 @@ CUSTOMER = Lookup("_customerid_value", "customer_number",
                    ("contacts", "contactid", "msdynce_contactnumber")))
 
 CUSTOMER_ACCOUNT = Reference("CustomersV3", by="CustomerAccount")
+# what a quote and a sales order taken in Sales tell F&O alike: when and where to deliver
+DELIVERY = {
+    "RequestedShippingDate": "requestdeliveryby",
+    "DeliveryAddressStreet": "shipto_line1",
+    "DeliveryAddressCity": "shipto_city",
+    "DeliveryAddressStateId": "shipto_stateorprovince",
+    "DeliveryAddressZipCode": "shipto_postalcode",
+}
+DELIVERY_COUNTRY = {"DeliveryAddressCountryRegionISOCode": ValueMap("shipto_country", COUNTRY)}
 
 QUOTES = FlowTemplate(
     name="quotes",
@@ -46,13 +52,9 @@ QUOTES = FlowTemplate(
         "RequestingCustomerAccountNumber": "customer_number",
         "InvoiceCustomerAccountNumber": "customer_number",
         "CurrencyCode": "currency",
-        "RequestedShippingDate": "requestdeliveryby",
-        "DeliveryAddressStreet": "shipto_line1",
-        "DeliveryAddressCity": "shipto_city",
-        "DeliveryAddressStateId": "shipto_stateorprovince",
-        "DeliveryAddressZipCode": "shipto_postalcode",
+        **DELIVERY,
     },
-    value_maps={"DeliveryAddressCountryRegionISOCode": ValueMap("shipto_country", COUNTRY)},
+    value_maps=DELIVERY_COUNTRY,
     defaults={"SalesQuotationStatus": "Created", "LanguageId": "en-us"},
     # F&O refuses a quotation whose customer it does not have: the customer lands first (accounts flow)
     references={"RequestingCustomerAccountNumber": CUSTOMER_ACCOUNT,
@@ -62,18 +64,23 @@ QUOTES = FlowTemplate(
 )
 
 
-def split_line_discount(source: pd.DataFrame, mapped: pd.DataFrame) -> pd.DataFrame:
-    """Sales line discount -> F&O per-unit discount + residue in charges (qty 3, $10 -> 3.33, -0.01)."""
-    cent = Decimal("0.01")
-    per_unit, residue = [], []
-    for quantity, discount in zip(source["quantity"], source["manualdiscountamount"]):
-        qty = Decimal(0 if pd.isna(quantity) else str(quantity))
-        total = Decimal(0 if pd.isna(discount) else str(discount)).quantize(cent)
-        unit = (total / qty).quantize(cent, ROUND_HALF_UP) if qty else Decimal(0)
-        per_unit.append(float(unit))
-        residue.append(float((unit * qty - total).quantize(cent)))
-    return mapped.assign(LineDiscountAmount=per_unit, TotalChargesAmount=residue)
-
+# what a Sales quote line and order line tell F&O alike: the product, its unit, price and date; the
+# Sales sequence number is F&O's line number, so a line that comes back lands on the same line
+LINE_COLUMNS = ("_productid_value", "_uomid_value", "quantity", "priceperunit", "manualdiscountamount",
+                "productdescription", "sequencenumber", "requestdeliveryby", "modifiedon")
+LINE_LOOKUPS = (
+    Lookup("_productid_value", "product_number", (("products", "productid", "productnumber"),)),
+    Lookup("_uomid_value", "unit_name", (("uoms", "uomid", "name"),)),
+)
+LINE_FIELDS = {
+    "LineCreationSequenceNumber": "sequencenumber",
+    "ProductNumber": "product_number",
+    "LineDescription": "productdescription",
+    "SalesPrice": "priceperunit",
+    "RequestedShippingDate": "requestdeliveryby",
+    "CurrencyCode": "currency",
+}
+LINE_UNIT = {"SalesUnitSymbol": ValueMap("unit_name", {v: k for k, v in UNITS.items()})}
 
 QUOTE_LINES = FlowTemplate(
     name="quote_lines",
@@ -84,31 +91,19 @@ QUOTE_LINES = FlowTemplate(
         entity_set="quotedetails",
         asset="quote_lines",
         key=("quotenumber", "sequencenumber"),
-        select=("quotedetailid", "_quoteid_value", "_productid_value", "_uomid_value", "quantity",
-                "priceperunit", "manualdiscountamount", "productdescription", "sequencenumber",
-                "requestdeliveryby", "modifiedon"),
-        lookups=(
-            Lookup("_productid_value", "product_number", (("products", "productid", "productnumber"),)),
-            Lookup("_uomid_value", "unit_name", (("uoms", "uomid", "name"),)),
-        ),
+        select=("quotedetailid", "_quoteid_value", *LINE_COLUMNS),
+        lookups=LINE_LOOKUPS,
         header=HeaderJoin(on=(("_quoteid_value", "quoteid"),),
                           carry=("quotenumber", "business_unit", "currency")),
     ),
     target=Target(system="fo", entity_set="CDSSalesQuotationLines", asset="quotation_lines",
                   key=("dataAreaId", "SalesQuotationNumber", "LineCreationSequenceNumber")),
-    fields={
-        "SalesQuotationNumber": "quotenumber",
-        "LineCreationSequenceNumber": "sequencenumber",
-        "ProductNumber": "product_number",
-        "LineDescription": "productdescription",
-        "RequestedSalesQuantity": "quantity",
-        "SalesPrice": "priceperunit",
-        "RequestedShippingDate": "requestdeliveryby",
-        "CurrencyCode": "currency",
-    },
-    value_maps={"SalesUnitSymbol": ValueMap("unit_name", {v: k for k, v in UNITS.items()})},
+    fields={"SalesQuotationNumber": "quotenumber", **LINE_FIELDS, "RequestedSalesQuantity": "quantity"},
+    value_maps=LINE_UNIT,
     company_field="dataAreaId",
     business_unit_column="business_unit",
-    transform=split_line_discount,
+    # the residue goes to TotalChargesAmount, the quotation line charge the sandbox accepts; on real
+    # F&O the writable line charge is FixedPriceCharges, as on order lines (docs/sandbox.md)
+    transform=split_into("TotalChargesAmount"),
     parent=Parent(flow="quotes", key=("dataAreaId", "SalesQuotationNumber")),
 )

@@ -156,6 +156,11 @@ class FlowTemplate:
     transform: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None
     # fields written once more after a create (products are created Draft, then activated)
     after_create: dict[str, Any] = field(default_factory=dict)
+    # the target system is master of a record once it has landed there (p2c-spec 3: an order taken in
+    # Sales belongs to F&O after activation): the flow creates it and never writes it again, the
+    # target's own changes are not drift, and its leaving the source (the reverse flow brought it back
+    # and marked it externally maintained) does not make it an orphan
+    handover: bool = False
     parent: Parent | None = None
 
     @property

@@ -42,19 +42,23 @@ QUOTATION_LINES = entity("fo", "CDSSalesQuotationLines", ("dataAreaId", "SalesQu
     "TotalChargesAmount": money(None), "CurrencyCode": text(),
 })
 
-# source side: what the F&O -> Sales flows read
+# what the F&O -> Sales flows read (and the Sales -> F&O orders flow writes)
 SELLABLE_PRODUCTS = entity("fo", "SellableReleasedProducts", ("dataAreaId", "ProductNumber"), {
     "dataAreaId": text(), "ProductNumber": text(), "ProductName": text(required=True),
     "SalesUnitSymbol": text(required=True), "CurrencyCode": text(required=True),
     "SalesPrice": money(), "UnitCost": money(),
 })
 ORDER_HEADERS = entity("fo", "CDSSalesOrderHeaders", ("dataAreaId", "SalesOrderNumber"), {
-    "dataAreaId": text(), "SalesOrderNumber": text(), "OrderingCustomerAccountNumber": text(required=True),
-    "CurrencyCode": text(required=True), "OrderTotalAmount": money(None),
+    "dataAreaId": text(), "SalesOrderNumber": text(), "SalesOrderName": text(),
+    "OrderingCustomerAccountNumber": text(required=True), "InvoiceCustomerAccountNumber": text(),
+    "CurrencyCode": text(required=True), "OrderTotalAmount": money(None), "DeliveryAddressStateId": text(),
+    **ADDRESS,
 })
 ORDER_LINES = entity("fo", "CDSSalesOrderLines", ("dataAreaId", "SalesOrderNumber", "LineCreationSequenceNumber"), {
     "dataAreaId": text(), "SalesOrderNumber": text(), "LineCreationSequenceNumber": Col("int", min_value=1),
-    "ProductNumber": text(required=True), "OrderedSalesQuantity": Col("number", min_value=0),
+    "ProductNumber": text(required=True), "LineDescription": text(), "OrderedSalesQuantity": Col("number", min_value=0),
+    "SalesPrice": money(), "SalesUnitSymbol": text(), "LineDiscountAmount": money(),
+    "FixedPriceCharges": money(None), "CurrencyCode": text(),
 })
 INVOICE_HEADERS = entity("fo", "ExternallyMaintainedCustomerSalesInvoiceHeaders", ("dataAreaId", "InvoiceNumber"), {
     "dataAreaId": text(), "InvoiceNumber": text(), "SalesOrderNumber": text(),

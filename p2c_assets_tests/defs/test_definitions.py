@@ -35,7 +35,7 @@ def graph_snapshot() -> list[dict]:
 def test_definitions_load_with_jobs_schedule_and_sensor():
     dg.Definitions.validate_loadable(defs)
     for job in ("prospect_to_cash", "retry_failed", "accounts_flow", "contacts_flow", "products_flow",
-                "quotes_flow", "orders_flow", "invoices_flow"):
+                "quotes_flow", "sales_orders_flow", "orders_flow", "invoices_flow"):
         assert defs.resolve_job_def(job)
     assert defs.resolve_schedule_def("prospect_to_cash_schedule").cron_schedule == "*/15 * * * *"
     assert defs.resolve_sensor_def("p2c_alerts")
@@ -46,7 +46,7 @@ def test_asset_graph_matches_snapshot():
     if os.environ.get("P2C_UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
         SNAPSHOT.write_text(json.dumps(current, indent=1) + "\n")
     assert current == json.loads(SNAPSHOT.read_text())
-    assert len(current) == 18
+    assert len(current) == 22
 
 
 def test_one_group_per_flow_with_its_source_and_target_assets():
@@ -58,6 +58,8 @@ def test_one_group_per_flow_with_its_source_and_target_assets():
         "contacts": {"sales/contacts", "fo/contact_persons"},
         "products": {"fo/released_products", "sales/products"},
         "quotes": {"sales/quotes", "sales/quote_lines", "fo/quotations", "fo/quotation_lines"},
+        "sales_orders": {"sales/orders_for_fo", "sales/order_lines_for_fo", "fo/orders_from_sales",
+                         "fo/order_lines_from_sales"},
         "orders": {"fo/sales_orders", "fo/sales_order_lines", "sales/orders", "sales/order_lines"},
         "invoices": {"fo/sales_invoices", "fo/sales_invoice_lines", "sales/invoices", "sales/invoice_lines"},
     }
@@ -68,8 +70,10 @@ def test_one_group_per_flow_with_its_source_and_target_assets():
 
 def test_every_dependency_a_template_names_is_an_edge_of_the_graph():
     """Each template's source feeds its target; a line's header feeds it (source and target); an entity
-    set a source looks up, or a target binds or references, feeds it from the asset that holds it."""
-    holders = {(k.path[0], GRAPH.get(k).metadata["entity_set"]): k for k in GRAPH.get_all_asset_keys()}
+    set a source looks up, or a target binds or references, feeds it from the asset that holds it: the one
+    that writes it, where a flow writes it (Sales orders are read for F&O and written from F&O)."""
+    by_role = sorted(GRAPH.get_all_asset_keys(), key=lambda k: GRAPH.get(k).tags["p2c/role"] == "target")
+    holders = {(k.path[0], GRAPH.get(k).metadata["entity_set"]): k for k in by_role}
     needed = []
     for t in TEMPLATES.values():
         source, target = dg.AssetKey([t.source.system, t.source.asset]), dg.AssetKey([t.target.system, t.target.asset])
@@ -101,6 +105,10 @@ def test_the_business_order_follows_from_the_templates():
     assert "sales/products" in by_key["sales/quote_lines"]["deps"]  # lines name Sales products
     assert {"sales/orders", "sales/products"} <= set(by_key["sales/order_lines"]["deps"])
     assert {"sales/orders", "fo/sales_invoices"} <= set(by_key["sales/invoices"]["deps"])
+    # an order from Sales: its customer in F&O first, its lines after it and after the Sales products
+    assert by_key["fo/orders_from_sales"]["deps"] == ["fo/customers", "sales/orders_for_fo"]
+    assert by_key["fo/order_lines_from_sales"]["deps"] == ["fo/orders_from_sales", "sales/order_lines_for_fo"]
+    assert "sales/products" in by_key["sales/order_lines_for_fo"]["deps"]
     assert by_key["fo/customers"]["checks"] == ["preflight", "reconciliation", "valid_rows", "writes_landed"]
 
 
@@ -110,6 +118,8 @@ def test_a_flow_job_runs_its_flow_and_the_rows_it_reads():
 
     assert assets("contacts_flow") == {"sales/contacts", "fo/contact_persons"}
     assert assets("quotes_flow") == {"sales/quotes", "sales/quote_lines", "fo/quotations", "fo/quotation_lines"}
+    assert assets("sales_orders_flow") == {"sales/orders_for_fo", "sales/order_lines_for_fo", "fo/orders_from_sales",
+                                           "fo/order_lines_from_sales"}
     # customers are written from contacts too, and then their contact persons have all they need
     assert assets("accounts_flow") == {"sales/accounts", "sales/contacts", "fo/customers", "fo/contact_persons"}
     assert assets("prospect_to_cash") == {k.to_user_string() for k in GRAPH.get_all_asset_keys()}

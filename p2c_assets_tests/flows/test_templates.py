@@ -7,7 +7,6 @@ import pytest
 
 from p2c_assets.engine.mapping import map_rows
 from p2c_assets.flows import TEMPLATES
-from p2c_assets.flows.quotes import split_line_discount
 from p2c_assets.flows.settings import TemplateConfigError, load_settings, parse
 
 
@@ -48,11 +47,52 @@ def test_duplicate_value_map_entry_is_rejected(tmp_path):
         load_settings(config)
 
 
-def test_line_discount_is_split_per_unit_with_residue_in_charges():
-    source = pd.DataFrame({"quantity": [3, 2], "manualdiscountamount": [10.0, 5.0]})
-    mapped = split_line_discount(source, pd.DataFrame(index=source.index))
-    assert list(mapped["LineDiscountAmount"]) == [3.33, 2.5]
-    assert list(mapped["TotalChargesAmount"]) == [-0.01, 0.0]
+SALES_LINES = pd.DataFrame({"msdynce_ordernumber": ["ORD-1"] * 4, "quotenumber": ["QUO-1"] * 4, "sequencenumber": [1, 2, 3, 4],
+                            "quantity": [3, 2, 7, 1], "manualdiscountamount": [10.0, 5.0, 1.0, None],
+                            "priceperunit": [120.0] * 4, "business_unit": ["USMF Sales"] * 4})
+
+
+def test_a_sales_line_discount_reaches_f_and_o_per_unit_with_the_residue_in_the_line_charges():
+    companies = {"usmf": "USMF Sales"}
+    lines = map_rows(TEMPLATES["sales_order_lines"], SALES_LINES, companies)
+    assert list(lines["LineDiscountAmount"]) == [3.33, 2.5, 0.14, 0.0]
+    assert list(lines["FixedPriceCharges"]) == [-0.01, 0.0, -0.02, 0.0]  # 7 x 0.14 = 0.98 + 0.02 = 1.00
+    quotation_lines = map_rows(TEMPLATES["quote_lines"], SALES_LINES, companies)
+    assert list(quotation_lines["LineDiscountAmount"]) == [3.33, 2.5, 0.14, 0.0]
+    assert list(quotation_lines["TotalChargesAmount"]) == [-0.01, 0.0, -0.02, 0.0]
+
+
+def test_a_line_discount_comes_back_to_sales_undivided():
+    """What Sales sent out comes back to the cent, on the order line and on the invoice line."""
+    companies = {"usmf": "USMF Sales"}
+    sent = map_rows(TEMPLATES["sales_order_lines"], SALES_LINES, companies)
+    back = map_rows(TEMPLATES["order_lines"], sent, companies)
+    assert list(back["manualdiscountamount"]) == [10.0, 5.0, 1.0, 0.0]
+    made_in_fo = pd.DataFrame({"SalesOrderNumber": ["000042"], "LineCreationSequenceNumber": [1],
+                               "OrderedSalesQuantity": [4], "LineDiscountAmount": [2.5], "FixedPriceCharges": [None]})
+    assert list(map_rows(TEMPLATES["order_lines"], made_in_fo, companies)["manualdiscountamount"]) == [10.0]
+    invoiced = pd.DataFrame({"InvoiceNumber": ["CIV-1"], "LineCreationSequenceNumber": [1],
+                             "LineTotalDiscountAmount": [9.99], "LineTotalChargeAmount": [-0.01]})
+    assert list(map_rows(TEMPLATES["invoice_lines"], invoiced, companies)["manualdiscountamount"]) == [10.0]
+
+
+def test_the_sales_orders_flow_takes_overrides_like_the_others():
+    settings = parse({"flows": {"sales_orders": {
+        "defaults": {"SalesOrderOriginCode": "SalesOrder"},
+        "value_maps": {"DeliveryAddressCountryRegionISOCode": {"": "DE", "Österreich": "AT"}}}}})
+    orders = settings.templates["sales_orders"]
+    source = pd.DataFrame({"ordernumber": ["ORD-1", "ORD-2"], "customer_number": ["ACC-1", "CON-2"],
+                           "shipto_country": [None, "Österreich"], "business_unit": ["DEMF Sales"] * 2})
+    mapped = map_rows(orders, source, settings.companies)
+    assert list(mapped["SalesOrderOriginCode"]) == ["SalesOrder"] * 2
+    assert list(mapped["DeliveryAddressCountryRegionISOCode"]) == ["DE", "AT"]
+    assert list(mapped["OrderingCustomerAccountNumber"]) == ["ACC-1", "CON-2"]  # accounts and contacts alike
+    assert list(mapped["dataAreaId"]) == ["demf", "demf"]  # the owning business unit's legal entity
+    shipped = map_rows(TEMPLATES["sales_orders"], source, settings.companies)
+    # as shipped: blank = US; a country the map does not know passes, for validation to name it
+    assert list(shipped["DeliveryAddressCountryRegionISOCode"]) == ["US", "Österreich"]
+    with pytest.raises(TemplateConfigError, match="did you mean 'SalesOrderOriginCode'"):
+        parse({"flows": {"sales_orders": {"defaults": {"SalesOriginCode": "SalesOrder"}}}})
 
 
 def test_contacts_route_to_customers_or_contact_persons():

@@ -68,6 +68,10 @@ def test_an_order_from_sales_keeps_its_number_and_gets_f_and_o_totals(fo):
         "$filter": f"SalesOrderNumber eq '{number}'"}).json()["value"]
     assert [(i["InvoiceNumber"], i["TotalInvoiceAmount"], i["TotalDiscountAmount"]) for i in invoice] == [
         (posted.json()["InvoiceNumber"], 421.00, 9.99)]
+    lines = fo.get("ExternallyMaintainedCustomerSalesInvoiceLines", **{
+        "$filter": f"InvoiceNumber eq '{posted.json()['InvoiceNumber']}' and LineCreationSequenceNumber eq 1"})
+    assert [(x["LineAmount"], x["LineTotalDiscountAmount"], x["LineTotalChargeAmount"])
+            for x in lines.json()["value"]] == [(350.00, 9.99, -0.01)]  # the parts add up to the amount
     assert order_header(fo, number)["SalesOrderProcessingStatus"] == "Invoiced"
 
 

@@ -193,6 +193,8 @@ def post_invoice(conn: sqlite3.Connection, company: str, number: str,
             "SalesUnitSymbol": line["SalesUnitSymbol"], "LineAmount": line["LineAmount"],
             "LineTotalDiscountAmount": round(line["LineDiscountAmount"]
                                              * line["OrderedSalesQuantity"], 2),
+            # the line's own charges (a Sales discount's rounding residue) stay on the invoice line
+            "LineTotalChargeAmount": line["FixedPriceCharges"],
             "LineTotalTaxAmount": line["TotalTaxAmount"], "CurrencyCode": line["CurrencyCode"],
             "ConfirmedShippingDate": key["InvoiceDate"]})
     conn.execute("UPDATE SalesOrders SET SalesOrderProcessingStatus = 'Invoiced', "
