@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
+from p2c_assets.connectors import FinOpsClient
 from p2c_assets.engine.ledger import Ledger
-from p2c_assets_tests.conftest import running_sandbox
+from p2c_assets_tests.clients import service_clients
+from p2c_sandbox.process import seeded_sandbox
 
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
         "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
@@ -19,17 +20,14 @@ USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("company")
-    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "20",
-                    "--seed", "13"], check=True, stdout=subprocess.DEVNULL)
-    with running_sandbox(data_dir) as handle:
+    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=20, seed=13) as handle:
         yield handle
 
 
 @pytest.fixture(scope="module")
 def clients(company):
-    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
-    return DataverseClient(company.dataverse_url, creds), FinOpsClient(company.finops_url, creds)
+    with service_clients(company) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")

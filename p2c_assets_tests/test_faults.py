@@ -6,8 +6,6 @@ working while they are on, a run against a stopped F&O is red within seconds and
 scheduled runs under faults end green with both systems matching record by record.
 """
 
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -16,12 +14,13 @@ import pandas as pd
 import pytest
 import requests
 
-from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
+from p2c_assets.connectors import DataverseClient, FinOpsClient
 from p2c_assets.defs.resources import FinOpsResource
 from p2c_assets.execution import failed_checks
 from p2c_assets_tests.conftest import DataverseApi
+from p2c_assets_tests.clients import service_clients
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
-from p2c_sandbox.process import free_port, running_sandbox
+from p2c_sandbox.process import free_port, seeded_sandbox
 from p2c_sandbox.simulate import simulate
 
 # 10% of requests answered 500 or 503, 5% of connections dropped before the request is handled,
@@ -32,18 +31,14 @@ BAD_DAY = {"error_rate": 0.1, "error_statuses": [500, 503], "drop_rate": 0.05,
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("company")
-    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "40",
-                    "--seed", "7"], check=True, stdout=subprocess.DEVNULL)
-    with running_sandbox(data_dir) as handle:
+    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=40, seed=7) as handle:
         yield handle
 
 
 @pytest.fixture(scope="module")
 def clients(company):
-    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
-    with DataverseClient(company.dataverse_url, creds) as dv, FinOpsClient(company.finops_url, creds) as fo:
-        yield dv, fo
+    with service_clients(company) as both:
+        yield both
 
 
 # --- the sandbox's faults ------------------------------------------------------------------------

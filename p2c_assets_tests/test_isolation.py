@@ -14,28 +14,25 @@ import sys
 import pytest
 import requests
 
-from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
 from p2c_assets.defs.resources import LedgerResource
 from p2c_assets.execution import target_metadata
-from p2c_assets_tests.conftest import running_sandbox
+from p2c_assets_tests.clients import service_clients
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+from p2c_sandbox.process import seeded_sandbox
 
 EUROPE = "CRM Service Europe (sample)"
 
 
 @pytest.fixture(scope="module")
 def company(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("isolation")
-    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "30",
-                    "--seed", "11"], check=True)
-    with running_sandbox(data_dir) as handle:
+    with seeded_sandbox(tmp_path_factory.mktemp("isolation"), scale=30, seed=11) as handle:
         yield handle
 
 
 @pytest.fixture(scope="module")
 def clients(company):
-    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
-    return DataverseClient(company.dataverse_url, creds), FinOpsClient(company.finops_url, creds)
+    with service_clients(company) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,13 @@ import requests
 
 from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
 from p2c_assets.execution import target_metadata
-from p2c_assets_tests.conftest import running_sandbox
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+from p2c_sandbox.process import seeded_sandbox
 
 
 @pytest.fixture(scope="module")
 def tenant(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("preflight")
-    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "12",
-                    "--seed", "3"], check=True)
-    with running_sandbox(data_dir) as handle:
+    with seeded_sandbox(tmp_path_factory.mktemp("preflight"), scale=12, seed=3) as handle:
         yield handle
 
 

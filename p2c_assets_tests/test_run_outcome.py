@@ -15,8 +15,8 @@ import pytest
 
 from p2c_assets.connectors import ClientCredentials, DataverseClient
 from p2c_assets.execution import execute
-from p2c_assets_tests.conftest import running_sandbox
 from p2c_assets_tests.helpers import Webhook, alert_tick, sandbox_resources
+from p2c_sandbox.process import seeded_sandbox
 
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
         "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
@@ -25,10 +25,7 @@ LONG_NAME = "Contoso Pharmaceuticals International Holding " * 3  # 141 characte
 
 @pytest.fixture(scope="module")
 def tenant(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("outcome")
-    subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", "20",
-                    "--seed", "5"], check=True, stdout=subprocess.DEVNULL)
-    with running_sandbox(data_dir) as handle:
+    with seeded_sandbox(tmp_path_factory.mktemp("outcome"), scale=20, seed=5) as handle:
         yield handle
 
 
