@@ -8,6 +8,7 @@ import sys
 import dagster as dg
 import pytest
 
+from p2c_assets.defs.graph import GRAPH
 from p2c_assets.execution import target_metadata
 from p2c_assets_tests.clients import service_clients
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
@@ -101,12 +102,23 @@ def test_sellable_products_arrive_active_externally_maintained_on_their_currency
     assert item["amount"] == pytest.approx(usd["SalesPrice"])
 
 
-def test_second_run_is_green_and_moves_quotes_orders_invoices(second_run):
+def test_second_run_is_green_and_moves_quotes_orders_both_ways_and_invoices(second_run):
     _all_checks_passed(second_run)
     moved = target_metadata(second_run)
-    for asset in ("fo/quotations", "fo/quotation_lines", "sales/orders", "sales/order_lines",
-                  "sales/invoices", "sales/invoice_lines"):
+    for asset in ("fo/quotations", "fo/quotation_lines", "fo/orders_from_sales", "fo/order_lines_from_sales",
+                  "sales/orders", "sales/order_lines", "sales/invoices", "sales/invoice_lines"):
         assert moved[asset]["rows_created"] > 0, asset
+
+
+def test_activated_sales_orders_land_in_f_and_o_and_drafts_stay_in_sales(second_run, clients):
+    dv, fo = clients
+    orders = dv.read("salesorders", select=["ordernumber", "msdynce_processingstatus"],
+                     filter="msdynce_ismaintainedexternally eq false")
+    headers = set(fo.read("CDSSalesOrderHeaders", cross_company=True, select=["SalesOrderNumber"])["SalesOrderNumber"])
+    active, drafts = (set(orders.loc[orders["msdynce_processingstatus"] == s, "ordernumber"])
+                      for s in (647390000, 647390011))
+    assert active and drafts  # the simulated users activated orders, and Sales refused those with write-ins
+    assert active <= headers and not drafts & headers
 
 
 def test_active_quotes_land_as_quotations_with_lines(second_run, clients):
@@ -178,6 +190,7 @@ def test_every_extracted_row_is_accounted_for(run, request):
     outcomes = ("filtered_out", "created", "updated", "unchanged", "rejected", "failed", "blocked", "parked")
     for asset, meta in target_metadata(result).items():
         assert meta["rows_extracted"] == sum(meta[f"rows_{o}"] for o in outcomes), (asset, meta)
+    assert set(target_metadata(result)) == {node.name for node in GRAPH.nodes.values() if node.role == "target"}
     routed = target_metadata(result)["fo/customers"]
     assert routed["rows_filtered_out"] > 0  # contacts that are not active customers are routed elsewhere
 
