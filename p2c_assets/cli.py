@@ -3,12 +3,14 @@
 `p2c run` executes the `prospect_to_cash` job in-process against the configured services (the sandbox
 when nothing is set) and prints what each flow did; `p2c preview` computes what it would write without
 writing anything or recording a run. With DAGSTER_HOME set the runs are kept and show
-in `dagster dev`. `p2c demo` starts the bundled sandbox, seeds it, runs the job, lets the simulated
-business users work, runs it again and prints both summaries.
+in `dg dev`. `p2c demo` starts the sandbox (the `p2c_sandbox` package, which `make` installs beside
+this one), seeds it, runs the job, lets the simulated business users work, runs it again and prints
+both summaries.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -158,6 +160,7 @@ def problems(flow: str | None, outcome: str | None, csv_path: str | None) -> Non
 @click.option("--scale", default=200, show_default=True, help="Accounts to seed.")
 def demo(data: str, scale: int) -> None:
     """Start the sandbox, seed it, sync, simulate a business day, sync again."""
+    _require_sandbox()
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(exist_ok=True)
@@ -180,8 +183,20 @@ def demo(data: str, scale: int) -> None:
         server.terminate()
         server.wait(timeout=30)
     click.echo(f"\nRun history is in {os.environ['DAGSTER_HOME']}. Open the UI with `make ui` "
-               "(sandbox + dagster dev on http://127.0.0.1:3000).")
+               "(sandbox + dg dev on http://127.0.0.1:3000).")
     sys.exit(max(first, second))
+
+
+def _require_sandbox() -> None:
+    """The sandbox is a package of its own (sandbox/ in the repository) that a production install of
+    p2c_assets leaves out; say how to get it instead of failing inside the server's process."""
+    try:
+        importlib.metadata.distribution("p2c_sandbox")
+    except importlib.metadata.PackageNotFoundError:
+        raise click.ClickException(
+            "the demo runs the sandbox, which is not installed: it is the package in the repository's "
+            "sandbox/ folder, kept out of a production install. From a clone of the repository, "
+            "`make demo` installs everything, or install it with `pip install -e ./sandbox`.") from None
 
 
 def _wait_healthy(timeout_s: float = 30) -> None:
