@@ -82,8 +82,11 @@ def _finish(frame: pd.DataFrame, source: Source, companies: dict[str, str],
 
 
 def _resolve_lookup(guids: pd.Series, lookup: Lookup, references: References) -> pd.Series:
-    """The natural value behind each GUID, from the first of the lookup's entity sets that has it."""
+    """The natural value behind each GUID, from the first of the lookup's entity sets that has it.
+    No GUID, no read: an incremental run in which nothing changed reads none of the looked-up sets."""
     resolved = pd.Series([None] * len(guids), index=guids.index, dtype=object)
+    if not guids.map(lambda g: isinstance(g, str)).any():
+        return resolved
     for entity_set, key, value in lookup.targets:
         mapping = references.mapping(entity_set, key, value)
         found = guids.map(lambda g: mapping.get(fold(g)) if isinstance(g, str) else None)

@@ -28,7 +28,7 @@ from p2c_assets.connectors.protocol import ServiceClient
 from p2c_assets.engine.binds import bind_rows
 from p2c_assets.engine.diff import compare, content_hashes, target_snapshot
 from p2c_assets.engine.keys import KeyIndex, record_keys
-from p2c_assets.engine.ledger import RUN_OUTCOMES, WRITTEN, Ledger, RecordOutcome
+from p2c_assets.engine.ledger import RUN_OUTCOMES, WRITTEN, Ledger, RecordOutcome, States
 from p2c_assets.engine.mapping import legal_entities, map_rows
 from p2c_assets.engine.references import References
 from p2c_assets.engine.validate import validate
@@ -74,7 +74,7 @@ class Plan:
     blocked: list
     parked: list
     payload: pd.DataFrame  # rows to write, binds resolved
-    states: dict
+    states: States  # the ledger's, by key
     validation: object
     # parked rows sent again as a probe (one per distinct error) -> the parked rows sharing its error
     probes: dict = field(default_factory=dict)
@@ -107,9 +107,8 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient
     if run_id is not None:
         ledger.record(run_id, template.name, ledger_rows(template, plan, per_row))
         # a failure that used up the row's attempts parked it: report it as parked
-        per_row = {row: ("parked", *rest) if outcome == "failed" and _parks(plan.states.get(plan.keys[row]), ledger)
-                   else (outcome, *rest) for row, (outcome, *rest) in per_row.items()}
-    counts = Counter(outcome for outcome, *_ in per_row.values())
+        per_row.loc[_parks(plan, per_row, ledger), "outcome"] = "parked"
+    counts = Counter({outcome: int(n) for outcome, n in per_row["outcome"].value_counts().items()})
     if run_id is not None:
         ledger.finish_run(run_id, counts=counts, requests=requests, extracted=len(source),
                           filtered_out=len(source) - len(plan.mapped),
@@ -125,7 +124,10 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient
 
 def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient, ledger: Ledger,
               companies: dict[str, str], full: bool = False) -> Plan:
-    """Map, validate, find blocked, parked and changed rows, and bind the ones to write."""
+    """Map, validate, find blocked, parked and changed rows, and bind the ones to write.
+
+    Column-wise against the ledger's states read in one go (`row_states`): a no-change run over
+    100,000 records decides in one pass per column, not a lookup per row."""
     mapped = map_rows(template, source, companies)
     keys = record_keys(mapped, template.target.key)
     entities = legal_entities(template, source, companies).reindex(mapped.index)
@@ -136,16 +138,27 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceCl
     blocked = _blocked_rows(template, valid, ledger)
     valid = valid.drop(index=blocked)
     states = ledger.states(template.name)
+    state = row_states(states, keys)
     hashes = content_hashes(mapped)
-    parked = [row for row in valid.index if not full and _parked(states.get(keys[row]), hashes[row])]
-    probes = _probes(parked, states, keys)
+    same = state["content_hash"].eq(hashes).reindex(valid.index)
+    landed = state["outcome"].isin(LANDED).reindex(valid.index)
+    # kept failing past max_attempts and not changed at the source since: wait for an unpark
+    parked = [] if full else list(valid.index[(same & state["parked"].eq(True).reindex(valid.index)).to_numpy()])
+    probes = _probes(parked, state)
     parked = [row for row in parked if row not in probes]
-    changed = [row for row in valid.index
-               if row not in set(parked) and not _handed_over(template, states.get(keys[row]))
-               and (full or not _unchanged(states.get(keys[row]), hashes[row]))]
+    # a landed record of a flow that hands its records over: the target masters it now, even on a full resync
+    handed_over = landed if template.handover else pd.Series(False, index=valid.index)
+    unchanged = pd.Series(False, index=valid.index) if full else landed & same
+    changed = valid.index[~valid.index.isin(parked) & ~handed_over.to_numpy() & ~unchanged.to_numpy()]
     payload, bind_reasons = _bound(template, valid.loc[changed], client)
     return Plan(mapped, keys, hashes, entities, pd.concat([reasons, bind_reasons]), blocked, parked,
                 payload, states, checked, probes)
+
+
+def row_states(states: States, keys: pd.Series) -> pd.DataFrame:
+    """Each row's ledger state (by the row's index; all None for a record the ledger does not know)."""
+    frame = states.frame.reindex(keys.tolist()).set_axis(keys.index)
+    return frame.astype(object).where(frame.notna(), None)
 
 
 def _bound(template: FlowTemplate, rows: pd.DataFrame, client: ServiceClient) -> tuple[pd.DataFrame, pd.Series]:
@@ -155,12 +168,12 @@ def _bound(template: FlowTemplate, rows: pd.DataFrame, client: ServiceClient) ->
     return bind_rows(template, rows, References(client))
 
 
-def _probes(parked: list, states: dict, keys: pd.Series, limit: int = PROBES) -> dict:
+def _probes(parked: list, state: pd.DataFrame, limit: int = PROBES) -> dict:
     """One parked row per distinct error, sent again each run: when it lands, the cause is gone (the
     price list, currency or customer it lacked now exists), so the rows parked with it go too."""
     groups: dict[str, list] = {}
     for row in parked:
-        groups.setdefault(getattr(states.get(keys[row]), "error_message", None) or "", []).append(row)
+        groups.setdefault(state.at[row, "error_message"] or "", []).append(row)
     return {rows[0]: rows[1:] for rows in list(groups.values())[:limit]}
 
 
@@ -225,74 +238,66 @@ def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size:
     return outcomes
 
 
-def outcome_per_row(plan: Plan, outcomes: dict) -> dict:
-    """Every mapped row's (outcome, target id, error code, message)."""
-    per_row = {}
-    blocked, parked = set(plan.blocked), set(plan.parked)
-    for row in plan.mapped.index:
-        state = plan.states.get(plan.keys[row])
-        if row in plan.reasons.index:
-            per_row[row] = ("rejected", None, "validation", plan.reasons[row])
-        elif row in blocked:
-            per_row[row] = ("blocked", None, "header", "its header did not land")
-        elif row in parked:
-            per_row[row] = ("parked", getattr(state, "target_id", None), "parked",
-                            f"parked after {getattr(state, 'attempts', 0)} failed attempts: "
-                            f"{getattr(state, 'error_message', None) or 'no message'}")
-        elif row in outcomes:
-            per_row[row] = outcomes[row]
-        else:
-            per_row[row] = ("unchanged", getattr(state, "target_id", None), None, None)
-    return per_row
+def outcome_per_row(plan: Plan, outcomes: dict) -> pd.DataFrame:
+    """Every mapped row's outcome, target_id, code and message (by the row's index), column-wise:
+    rejected over blocked over parked over what the write said; unchanged otherwise."""
+    state = row_states(plan.states, plan.keys)
+    per_row = pd.DataFrame({"outcome": "unchanged", "target_id": state["target_id"], "code": None, "message": None},
+                           index=plan.mapped.index, dtype=object)
+    if outcomes:
+        per_row.loc[list(outcomes)] = pd.DataFrame.from_dict(outcomes, orient="index", columns=per_row.columns)
+    if plan.parked:
+        parked = state.loc[plan.parked]
+        per_row.loc[plan.parked] = pd.DataFrame({
+            "outcome": "parked", "target_id": parked["target_id"], "code": "parked",
+            "message": [f"parked after {attempts or 0} failed attempts: {message or 'no message'}"
+                        for attempts, message in zip(parked["attempts"], parked["error_message"])]})
+    per_row.loc[plan.blocked] = ("blocked", None, "header", "its header did not land")
+    if not plan.reasons.empty:
+        per_row.loc[plan.reasons.index, ["outcome", "target_id", "code"]] = ("rejected", None, "validation")
+        per_row.loc[plan.reasons.index, "message"] = plan.reasons
+    return per_row.astype(object).where(per_row.notna(), None)
 
 
-def ledger_rows(template: FlowTemplate, plan: Plan, per_row: dict) -> list[RecordOutcome]:
+def ledger_rows(template: FlowTemplate, plan: Plan, per_row: pd.DataFrame) -> list[RecordOutcome]:
     """One record per natural key (rows sharing a key were rejected together as duplicates); parked
     rows are not recorded: they stay parked until `p2c unpark` or their source changes."""
-    seen: dict[str, RecordOutcome] = {}
-    for row, (outcome, target_id, code, message) in per_row.items():
-        if outcome == "parked":
-            continue
-        seen.setdefault(plan.keys[row], RecordOutcome(
-            key=plan.keys[row], legal_entity=plan.legal_entities.get(row), content_hash=plan.hashes[row], outcome=outcome, target_id=target_id, error_code=code,
-            error_message=message))
-    return list(seen.values())
+    kept = per_row["outcome"] != "parked"
+    rows = pd.DataFrame({"key": plan.keys, "legal_entity": plan.legal_entities, "content_hash": plan.hashes}
+                        ).join(per_row)[kept].drop_duplicates("key")
+    rows = rows.astype(object).where(rows.notna(), None)
+    return [RecordOutcome(key=key, legal_entity=entity, content_hash=digest, outcome=outcome, target_id=target_id,
+                          error_code=code, error_message=message)
+            for key, entity, digest, outcome, target_id, code, message in rows[
+                ["key", "legal_entity", "content_hash", "outcome", "target_id", "code", "message"]].itertuples(
+                    index=False, name=None)]
 
 
-def _parks(state, ledger: Ledger) -> bool:
-    """Whether one more failure parks a record with this state."""
-    attempts = getattr(state, "attempts", 0) if getattr(state, "outcome", None) == "failed" else 0
-    return attempts + 1 >= ledger.max_attempts
+def _parks(plan: Plan, per_row: pd.DataFrame, ledger: Ledger) -> pd.Series:
+    """Rows whose failure in this run parked them: one more failure reached max_attempts."""
+    state = row_states(plan.states, plan.keys)
+    attempts = pd.to_numeric(state["attempts"]).fillna(0).where(state["outcome"].eq("failed"), 0)
+    return per_row["outcome"].eq("failed") & (attempts + 1 >= ledger.max_attempts)
 
 
-def _problems(plan: Plan, per_row: dict) -> pd.DataFrame:
-    rows = [{"key": plan.keys[row], "legal_entity": plan.legal_entities.get(row), "outcome": outcome,
-             "reason": message if outcome in ("rejected", "blocked", "parked") else None,
-             "error_code": code if outcome in ("failed", "parked") else None,
-             "error_message": message if outcome == "failed" else None}
-            for row, (outcome, _, code, message) in per_row.items() if outcome in PROBLEMS]
-    return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
-
-
-def _unchanged(state, digest: str) -> bool:
-    return state is not None and state.outcome in LANDED and state.content_hash == digest
-
-
-def _handed_over(template: FlowTemplate, state) -> bool:
-    """A landed record of a flow that hands its records over: the target masters it now, even on a full resync."""
-    return template.handover and state is not None and state.outcome in LANDED
-
-
-def _parked(state, digest: str) -> bool:
-    """Kept failing past max_attempts and not changed at the source since: wait for an unpark."""
-    return state is not None and state.parked and state.content_hash == digest
+def _problems(plan: Plan, per_row: pd.DataFrame) -> pd.DataFrame:
+    rows = per_row[per_row["outcome"].isin(PROBLEMS)]
+    outcome, code, message = rows["outcome"], rows["code"], rows["message"]
+    problems = pd.DataFrame({
+        "key": plan.keys.reindex(rows.index), "legal_entity": plan.legal_entities.reindex(rows.index),
+        "outcome": outcome,
+        "reason": message.where(outcome.isin(["rejected", "blocked", "parked"]), None),
+        "error_code": code.where(outcome.isin(["failed", "parked"]), None),
+        "error_message": message.where(outcome.eq("failed"), None)}, columns=PROBLEM_COLUMNS)
+    return problems.astype(object).where(problems.notna(), None).reset_index(drop=True)
 
 
 def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, ledger: Ledger) -> list:
     """Lines whose header is not landed in the ledger (failed, rejected, blocked or never written)."""
     if template.parent is None or payload.empty:
         return []
-    landed = KeyIndex(k for k, s in ledger.states(template.parent.flow).items() if s.outcome in LANDED)
+    headers = ledger.states(template.parent.flow).frame
+    landed = KeyIndex(headers.index[headers["outcome"].isin(LANDED)])
     header_keys = record_keys(payload, template.parent.key)
     return list(header_keys[~landed.isin(header_keys)].index)
 

@@ -17,7 +17,7 @@ One class for callers, one module per concern behind it, each small enough to re
 from p2c_assets.engine.ledger.cursors import Cursors
 from p2c_assets.engine.ledger.database import MIGRATIONS
 from p2c_assets.engine.ledger.locks import WAIT_ENV, FlowLocked, Locks
-from p2c_assets.engine.ledger.records import ProblemRecord, RecordOutcome, Records, RecordState
+from p2c_assets.engine.ledger.records import ProblemRecord, RecordOutcome, Records, RecordState, States
 from p2c_assets.engine.ledger.runs import RecordEvent, RunSummary
 from p2c_assets.engine.ledger.tables import OUTCOMES, RUN_OUTCOMES, STATUSES, VERSION_TABLE, WRITTEN, metadata
 
@@ -41,5 +41,6 @@ __all__ = [
     "ProblemRecord",
     "RecordState",
     "RunSummary",
+    "States",
     "metadata",
 ]

@@ -39,9 +39,10 @@ class Cursors(Database):
             )
 
     def load_source(self, source: str) -> list[dict]:
+        """The stored rows, in id order; decoded as one JSON array (one parser call, not one per row)."""
         query = sa.select(source_rows.c.row).where(source_rows.c.source == source).order_by(source_rows.c.row_id)
         with self._engine.connect() as conn:
-            return [json.loads(row) for row in conn.scalars(query)]
+            return json.loads(f"[{','.join(conn.scalars(query))}]")
 
     def save_source(self, source: str, rows: Mapping[str, dict], *, removed: Iterable[str] = (),
                     replace: bool = False) -> None:
