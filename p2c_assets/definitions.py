@@ -1,5 +1,7 @@
 """Entry point: the Definitions, built from the flow graph with the effective settings."""
 
+import os
+
 import dagster as dg
 
 from p2c_assets.automation import Automation, flow_jobs, prospect_to_cash, retry_failed
@@ -24,10 +26,23 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         schedules=automation.schedules(),
         sensors=automation.sensors(),
         resources=resources or build_resources(),
-        # steps mostly wait on the two services, and the connectors parallelise their own requests:
-        # one process per run starts in seconds where a process per step costs minutes on a small host
-        executor=dg.in_process_executor,
+        executor=executor_from_env(),
     )
+
+
+def executor_from_env() -> dg.ExecutorDefinition:
+    """In-process by default: steps mostly wait on the two services, the connectors parallelise their own
+    requests, and one process per run starts in seconds where a process per step costs minutes on a
+    small host. `P2C_EXECUTOR=multiprocess` runs steps that wait on different services at the same time
+    (a Dataverse extract beside an F&O write), up to `P2C_MAX_CONCURRENT` steps (default 4), each
+    service limited by its pool (`dataverse_api`, `finops_api` in dagster.yaml); it needs an instance
+    with storage (DAGSTER_HOME), since the steps hand their rows over through it."""
+    chosen = os.environ.get("P2C_EXECUTOR", "in_process").strip().lower().replace("-", "_")
+    if chosen == "in_process":
+        return dg.in_process_executor
+    if chosen == "multiprocess":
+        return dg.multiprocess_executor.configured({"max_concurrent": int(os.environ.get("P2C_MAX_CONCURRENT", "4"))})
+    raise ValueError(f"P2C_EXECUTOR is {chosen!r}; use in_process (default) or multiprocess")
 
 
 defs = build_definitions()
