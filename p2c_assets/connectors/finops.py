@@ -99,9 +99,10 @@ class FinOpsClient(ODataClient):
         return None
 
     def upsert_many(self, entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],
-                    batch_size: int = MAX_BATCH) -> list[WriteOutcome]:
+                    batch_size: int = MAX_BATCH, *, landed: Sequence[bool] | None = None) -> list[WriteOutcome]:
         """Insert or update ``rows`` by ``key``; one ``WriteOutcome`` per row, in row order: a package
-        import from ``package_threshold`` rows on (entities with a Data management name), else ``$batch``."""
+        import from ``package_threshold`` rows on (entities with a Data management name), else ``$batch``.
+        ``landed`` (``ServiceClient``) is not used yet: both routes look the keys up themselves."""
         if 0 < self.package_threshold <= len(rows) and packages.importable(entity_set):
             return packages.upsert(self, entity_set, rows, list(key))
         return super().upsert_many(entity_set, rows, key, batch_size)

@@ -221,17 +221,20 @@ def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size:
         return {}
     # None is left out rather than sent: a sync never blanks a field the target already has
     records = [{k: _whole(v) for k, v in row.items() if v is not None} for row in payload.to_dict(orient="records")]
+    # rows the ledger saw land are in the target: the client need not look them up
+    landed = row_states(plan.states, plan.keys.loc[payload.index])["outcome"].isin(LANDED).tolist()
     results = client.upsert_many(template.target.entity_set, records, key=list(template.target.key),
-                                 batch_size=batch_size)
+                                 batch_size=batch_size, landed=landed)
     outcomes = {row: (r.status, r.target_id, r.error_code, r.error_message) for row, r in zip(payload.index, results)}
     if template.after_create:
         # rows created now, and rows that never landed before (a failed activation is retried too)
-        fresh = [row for row, r in zip(payload.index, results) if r.status == "created" or (
-            r.status == "updated" and getattr(plan.states.get(plan.keys[row]), "outcome", None) not in LANDED)]
+        fresh = [row for row, r, there in zip(payload.index, results, landed)
+                 if r.status == "created" or (r.status == "updated" and not there)]
         activations = [dict(zip(template.target.key, payload.loc[row, list(template.target.key)])) | template.after_create
                        for row in fresh]
         for row, r in zip(fresh, client.upsert_many(template.target.entity_set, activations,
-                                                    key=list(template.target.key), batch_size=batch_size)
+                                                    key=list(template.target.key), batch_size=batch_size,
+                                                    landed=[True] * len(activations))
                           if activations else ()):
             if r.status == "failed":
                 outcomes[row] = ("failed", r.target_id, r.error_code, r.error_message)

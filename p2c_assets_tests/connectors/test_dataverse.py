@@ -2,7 +2,7 @@
 
 import pytest
 
-from p2c_assets.connectors import DataverseClient, DeltaTokenExpired
+from p2c_assets.connectors import ClientCredentials, DataverseClient, DeltaTokenExpired
 from p2c_assets.connectors.odata import entity_path, literal
 
 
@@ -214,3 +214,54 @@ def test_batch_parts_answering_503_or_429_are_sent_again(monkeypatch, tag):
         ("failed", None, "0x80044331")]
     assert len(sent) == 2 and f"{tag}-000".encode() not in sent[1] and f"{tag}-001".encode() in sent[1]
     assert client.stats.retries == 1 and client.stats.throttled == 1
+
+
+# --- what a bulk write costs: one request per batch, plus one key read before and one after --------
+
+def test_upsert_costs_a_request_per_batch_and_one_key_read_before_and_after(sandbox, creds, tag):
+    with DataverseClient(sandbox.dataverse_url, creds) as dv:
+        dv.table("accounts")                     # the table's metadata, read once per client
+        before = dv.stats.snapshot()
+        first = dv.upsert_many("accounts", accounts(tag, 30), key=["accountnumber"], batch_size=10)
+        assert dv.stats.since(before).requests == 1 + 3 + 1
+        before = dv.stats.snapshot()
+        second = dv.upsert_many("accounts", accounts(tag, 35, telephone1="555"), key=["accountnumber"], batch_size=10)
+        assert dv.stats.since(before).requests == 1 + 4 + 1
+        before = dv.stats.snapshot()
+        third = dv.upsert_many("accounts", accounts(tag, 35, telephone1="556"), key=["accountnumber"], batch_size=10,
+                               landed=[True] * 35)    # the caller (the engine's ledger) knows they are there
+        assert dv.stats.since(before).requests == 4
+    assert [o.status for o in first] == ["created"] * 30 and all(o.target_id for o in first)
+    assert [o.status for o in second] == ["updated"] * 30 + ["created"] * 5
+    assert [o.target_id for o in second[:30]] == [o.target_id for o in first] and all(o.target_id for o in second)
+    assert [o.status for o in third] == ["updated"] * 35
+    stored = dv.read("accounts", select=["telephone1"], filter=f"startswith(accountnumber,{literal(tag)})")
+    assert len(stored) == 35 and set(stored["telephone1"]) == {"556"}
+
+
+def test_many_keys_are_read_as_the_whole_table_and_a_few_into_a_big_table_by_their_keys(tmp_path, tag):
+    """Keys whose filters need several requests: the table's keys are read instead (one page here),
+    unless the table is bigger than those filters, then the filters. 2 requests per 1,000 rows at
+    scale is this at 1 request per batch of 20."""
+    from p2c_sandbox.process import running_sandbox
+
+    with running_sandbox(tmp_path) as fresh:
+        creds = ClientCredentials(fresh.tenant, fresh.client_id, fresh.client_secret, fresh.authority_host)
+        with DataverseClient(fresh.dataverse_url, creds, max_filter_chars=300) as dv:
+            dv.table("accounts")
+            before = dv.stats.snapshot()
+            created = dv.upsert_many("accounts", accounts(tag, 60), key=["accountnumber"], batch_size=20)
+            assert dv.stats.since(before).requests == 1 + 3 + 1      # the empty table, 3 batches, 60 keys
+            before = dv.stats.snapshot()
+            updated = dv.upsert_many("accounts", accounts(tag, 60, telephone1="555"), key=["accountnumber"],
+                                     batch_size=20)
+            assert dv.stats.since(before).requests == 1 + 3
+        assert {o.status for o in created} == {"created"} and {o.status for o in updated} == {"updated"}
+        assert [o.target_id for o in updated] == [o.target_id for o in created]
+        with DataverseClient(fresh.dataverse_url, creds, max_filter_chars=300, page_size=5) as small_pages:
+            small_pages.table("accounts")
+            before = small_pages.stats.snapshot()
+            more = small_pages.upsert_many("accounts", accounts(tag + "N", 8), key=["accountnumber"])
+            spent = small_pages.stats.since(before).requests
+    assert {o.status for o in more} == {"created"} and all(o.target_id for o in more)
+    assert spent < 60 / 5    # fewer requests than one read of the table's 12 pages

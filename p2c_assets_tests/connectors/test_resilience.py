@@ -6,7 +6,7 @@ Each behaviour is checked on both services, through the same seed-and-read scena
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -28,7 +28,7 @@ class Scenario:
     key_field: str
 
     def client(self, sandbox, credential, **kwargs):
-        return self.client_class(getattr(sandbox, self.url_attr), credential, retry=FAST_RETRY, **kwargs)
+        return self.client_class(getattr(sandbox, self.url_attr), credential, **{"retry": FAST_RETRY, **kwargs})
 
     def rows(self, tag, n):
         if self.client_class is DataverseClient:
@@ -125,7 +125,9 @@ def test_a_write_whose_answer_is_lost_after_commit_lands_once(sandbox, creds, sc
     if not bulk and scenario.client_class is not DataverseClient:
         pytest.skip("F&O writes have one path ($batch)")
     sandbox.set_faults(drop_after_commit_rate=0.3, bulk_unsupported_tables=[] if bulk else ["accounts"])
-    with scenario.client(sandbox, creds) as client:
+    # 12 attempts: with 8, one request in the session's seeded fault sequence can meet 8 drops in a
+    # row (0.3 each), which says nothing about landing once
+    with scenario.client(sandbox, creds, retry=replace(FAST_RETRY, max_attempts=12)) as client:
         outcomes = scenario.seed(client, tag, 20, batch_size=1)
         sandbox.reset_faults()
         rows = scenario.read_tagged(client, tag)
