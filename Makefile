@@ -5,10 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # dg runs the project's code in .venv and warns when another venv (or none) is active, so it runs as
-# from an activated .venv. DAGSTER_HOME is .dagster_home, where the project's dagster.yaml is: run
-# history survives restarts, p2c demo's runs show in the UI, and telemetry stays off (dg reads that
-# setting from $$DAGSTER_HOME/dagster.yaml only).
-DG := . $(CURDIR)/$(BIN)/activate && DAGSTER_HOME=$(CURDIR)/.dagster_home dg
+# from an activated .venv. DAGSTER_HOME is this folder, so the project's dagster.yaml is the instance's
+# (Dagster reads it only from DAGSTER_HOME; one elsewhere in the current folder draws a warning): run
+# history survives restarts under .dagster_home/, p2c demo's runs show in the UI, telemetry stays off.
+DG := . $(CURDIR)/$(BIN)/activate && DAGSTER_HOME=$(CURDIR) dg
 
 $(BIN)/.installed: requirements.lock pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)

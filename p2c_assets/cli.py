@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -161,11 +160,8 @@ def problems(flow: str | None, outcome: str | None, csv_path: str | None) -> Non
 def demo(data: str, scale: int) -> None:
     """Start the sandbox, seed it, sync, simulate a business day, sync again."""
     _require_sandbox()
-    os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(exist_ok=True)
-    if Path("dagster.yaml").exists() and not (home / "dagster.yaml").exists():
-        shutil.copy("dagster.yaml", home / "dagster.yaml")  # the project's instance settings
+    # the project's instance (dagster.yaml here) keeps the runs, so `make ui` shows them afterwards
+    os.environ.setdefault("DAGSTER_HOME", str(Path.cwd()))
     fresh = not Path(data, "dataverse.db").exists()
     server = subprocess.Popen([sys.executable, "-m", "p2c_sandbox.cli", "serve", "--data", data])
     try:
