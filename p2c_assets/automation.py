@@ -40,18 +40,23 @@ from p2c_assets.run_report import RunReport, flows_of
 
 EVERYTHING = dg.AssetSelection.assets(*GRAPH.nodes)
 ON = ("1", "true", "yes", "on")
+# every flow reads one service and writes the other: the run queue of a deployment limits runs per flow
+# and per service with these tags (deploy/dagster.yaml, tag_concurrency_limits)
+SERVICES = {"p2c/dataverse": "true", "p2c/finops": "true"}
 
 prospect_to_cash = dg.define_asset_job("prospect_to_cash", selection=EVERYTHING,
-                                       description="All six Prospect-to-cash flows, in dependency order.")
+                                       tags={"p2c/flow": "all", **SERVICES},
+                                       description="All seven Prospect-to-cash flows, in dependency order.")
 flow_jobs = [
     dg.define_asset_job(
         f"{group}_flow", selection=dg.AssetSelection.assets(*GRAPH.job_selection(group)),
+        tags={"p2c/flow": group, **SERVICES},
         description=f"The {group} flow ({', '.join(k.to_user_string() for k in GRAPH.job_selection(group))}): "
                     "its assets, the source rows they read, and other flows' targets that need nothing more.")
     for group in GRAPH.groups
 ]
 retry_failed = dg.define_asset_job(
-    "retry_failed", selection=EVERYTHING, tags={RETRY_PARKED_TAG: "true"},
+    "retry_failed", selection=EVERYTHING, tags={RETRY_PARKED_TAG: "true", "p2c/flow": "all", **SERVICES},
     description="Every flow, with parked rows (failed too often) given new attempts. Failed and blocked "
                 "rows below the attempt limit are retried by any run.")
 

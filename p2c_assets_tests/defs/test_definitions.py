@@ -135,3 +135,19 @@ def test_resources_show_the_environments_a_run_talks_to_and_secrets_by_name_only
     assert (resources["finops"].url, resources["finops"].company) == ("http://127.0.0.1:8802", "usmf")  # the sandbox
     assert resources["dataverse"].client_secret == dg.EnvVar("AZURE_CLIENT_SECRET")
     assert "s3cret-4711" not in repr(resources)
+
+
+def test_every_job_carries_the_tags_the_deployment_run_queue_limits():
+    """deploy/dagster.yaml limits runs per flow and per service by these tags."""
+    import yaml
+    from pathlib import Path
+
+    from p2c_assets.definitions import build_definitions
+
+    deploy = yaml.safe_load((Path(__file__).parents[2] / "deploy" / "dagster.yaml").read_text())
+    limited = {limit["key"] for limit in deploy["concurrency"]["runs"]["tag_concurrency_limits"]}
+    definitions = build_definitions()
+    for job in definitions.resolve_all_job_defs():
+        if job.name.startswith("__"):
+            continue
+        assert limited <= set(job.tags), (job.name, job.tags)
