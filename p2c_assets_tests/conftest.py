@@ -7,7 +7,8 @@ import uuid
 import pytest
 import requests
 
-from p2c_sandbox.process import SandboxHandle, running_sandbox
+from p2c_assets_tests.clients import service_clients
+from p2c_sandbox.process import SandboxHandle, running_sandbox, seeded_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +23,29 @@ def tls_sandbox(tmp_path_factory) -> SandboxHandle:
     """A sandbox serving HTTPS (started only when a test asks); trust it with `ca_bundle`."""
     with running_sandbox(tmp_path_factory.mktemp("tls-sandbox"), tls=True) as handle:
         yield handle
+
+
+@pytest.fixture(scope="module")
+def company(request, tmp_path_factory) -> SandboxHandle:
+    """A seeded company of the module's own (flows change it): size and seed from the module's
+    `COMPANY = (scale, seed)`, so each module's data is deterministic and its own."""
+    scale, seed = request.module.COMPANY
+    with seeded_sandbox(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]),
+                        scale=scale, seed=seed) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def clients(company):
+    """(Dataverse, F&O) clients on the module's company."""
+    with service_clients(company) as both:
+        yield both
+
+
+@pytest.fixture(scope="module")
+def state_db(tmp_path_factory):
+    """A ledger database file for the module's runs."""
+    return tmp_path_factory.mktemp("state") / "state.db"
 
 
 @pytest.fixture

@@ -11,23 +11,11 @@ import pytest
 
 from p2c_assets.connectors import FinOpsClient
 from p2c_assets.engine.ledger import Ledger
-from p2c_assets_tests.clients import service_clients
-from p2c_sandbox.process import seeded_sandbox
+
+COMPANY = (20, 13)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
         "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
-
-
-@pytest.fixture(scope="module")
-def company(tmp_path_factory):
-    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=20, seed=13) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def clients(company):
-    with service_clients(company) as both:
-        yield both
 
 
 @pytest.fixture(scope="module")

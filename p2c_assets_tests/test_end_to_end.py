@@ -10,21 +10,9 @@ import pytest
 
 from p2c_assets.defs.graph import GRAPH
 from p2c_assets.execution import target_metadata
-from p2c_assets_tests.clients import service_clients
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
-from p2c_sandbox.process import seeded_sandbox
 
-
-@pytest.fixture(scope="module")
-def company(tmp_path_factory):
-    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=40, seed=7) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def clients(company):
-    with service_clients(company) as both:
-        yield both
+COMPANY = (40, 7)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
 
 @pytest.fixture(scope="module")

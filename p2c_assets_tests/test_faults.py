@@ -18,27 +18,16 @@ from p2c_assets.connectors import DataverseClient, FinOpsClient
 from p2c_assets.defs.resources import FinOpsResource
 from p2c_assets.execution import failed_checks
 from p2c_assets_tests.conftest import DataverseApi
-from p2c_assets_tests.clients import service_clients
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
-from p2c_sandbox.process import free_port, seeded_sandbox
+from p2c_sandbox.process import free_port
 from p2c_sandbox.simulate import simulate
+
+COMPANY = (40, 7)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
 # 10% of requests answered 500 or 503, 5% of connections dropped before the request is handled,
 # 10% of writes dropped after they were committed, and a request budget answered with 429 + Retry-After
 BAD_DAY = {"error_rate": 0.1, "error_statuses": [500, 503], "drop_rate": 0.05,
            "drop_after_commit_rate": 0.1, "budget": {"requests": 16, "window_s": 1}}
-
-
-@pytest.fixture(scope="module")
-def company(tmp_path_factory):
-    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=40, seed=7) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def clients(company):
-    with service_clients(company) as both:
-        yield both
 
 
 # --- the sandbox's faults ------------------------------------------------------------------------

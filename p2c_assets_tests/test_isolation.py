@@ -16,28 +16,11 @@ import requests
 
 from p2c_assets.defs.resources import LedgerResource
 from p2c_assets.execution import target_metadata
-from p2c_assets_tests.clients import service_clients
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
-from p2c_sandbox.process import seeded_sandbox
+
+COMPANY = (30, 11)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
 EUROPE = "CRM Service Europe (sample)"
-
-
-@pytest.fixture(scope="module")
-def company(tmp_path_factory):
-    with seeded_sandbox(tmp_path_factory.mktemp("isolation"), scale=30, seed=11) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def clients(company):
-    with service_clients(company) as both:
-        yield both
-
-
-@pytest.fixture(scope="module")
-def state_db(tmp_path_factory):
-    return tmp_path_factory.mktemp("state") / "state.db"
 
 
 @pytest.fixture(scope="module")

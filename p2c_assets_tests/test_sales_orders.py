@@ -17,10 +17,10 @@ import pytest
 import requests
 
 from p2c_assets.execution import failed_checks, target_metadata
-from p2c_assets_tests.clients import service_clients
 from p2c_assets_tests.conftest import DataverseApi
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
-from p2c_sandbox.process import seeded_sandbox
+
+COMPANY = (8, 23)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
 DRAFT, ACTIVE, CONFIRMED, INVOICED = 647390011, 647390000, 647390001, 647390003
 HEADER = ["SalesOrderNumber", "SalesOrderName", "OrderingCustomerAccountNumber", "InvoiceCustomerAccountNumber",
@@ -28,18 +28,6 @@ HEADER = ["SalesOrderNumber", "SalesOrderName", "OrderingCustomerAccountNumber",
 LINE = ["LineCreationSequenceNumber", "ProductNumber", "OrderedSalesQuantity", "SalesPrice", "LineDiscountAmount",
         "FixedPriceCharges", "LineAmount"]
 SALES_LINE = ["salesorderdetailid", "sequencenumber", "quantity", "manualdiscountamount", "msdynce_ismaintainedexternally"]
-
-
-@pytest.fixture(scope="module")
-def company(tmp_path_factory):
-    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=8, seed=23) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def clients(company):
-    with service_clients(company) as both:
-        yield both
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from p2c_assets.connectors.odata import fold
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.execution import failed_checks, target_metadata
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
-from p2c_sandbox.process import seeded_sandbox
+
+COMPANY = (5, 3)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
         "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
@@ -23,12 +24,6 @@ def test_keys_match_without_letter_case_but_never_expand_characters():
     assert fold("acc-01000-abc") == fold("ACC-01000-ABC")
     assert fold("ACC-STRAßE-1") != fold("ACC-STRASSE-1")
     assert fold(42) == 42 and fold(None) is None
-
-
-@pytest.fixture(scope="module")
-def company(tmp_path_factory):
-    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=5, seed=3) as handle:
-        yield handle
 
 
 def test_strasse_and_strasse_with_sharp_s_both_land_and_are_recorded_as_landed(company, tmp_path):

@@ -21,21 +21,11 @@ from p2c_assets.execution import failed_checks, materialization_metadata, target
 from p2c_assets.flows.settings import load_settings
 from p2c_assets.preview import preview
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
-from p2c_sandbox.process import seeded_sandbox
+
+COMPANY = (20, 11)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
         "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
-
-
-@pytest.fixture(scope="module")
-def company(tmp_path_factory):
-    with seeded_sandbox(tmp_path_factory.mktemp("company"), scale=20, seed=11) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
-def state_db(tmp_path_factory):
-    return tmp_path_factory.mktemp("state") / "state.db"
 
 
 @pytest.fixture(scope="module")
