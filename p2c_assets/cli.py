@@ -178,8 +178,9 @@ def demo(data: str, scale: int) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    click.echo(f"\nRun history is in {os.environ['DAGSTER_HOME']}. Open the UI with `make ui` "
-               "(sandbox + dg dev on http://127.0.0.1:3000).")
+    click.echo(f"\nThe runs are kept by the Dagster instance at {os.environ['DAGSTER_HOME']} (the project's "
+               "dagster.yaml keeps them in .dagster_home/). Open the UI with `make ui` (sandbox + dg dev on "
+               "http://127.0.0.1:3000).")
     sys.exit(max(first, second))
 
 
