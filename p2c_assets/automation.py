@@ -35,6 +35,7 @@ import dagster as dg
 import requests
 
 from p2c_assets.defs.assets import RETRY_PARKED_TAG
+from p2c_assets.defs.checks import RECONCILE_TAG
 from p2c_assets.defs.graph import GRAPH
 from p2c_assets.run_report import RunReport, flows_of
 
@@ -55,10 +56,14 @@ flow_jobs = [
                     "its assets, the source rows they read, and other flows' targets that need nothing more.")
     for group in GRAPH.groups
 ]
+# the manual repair run: besides retrying parked rows it reconciles every landed record, finding drift
+# on records no scheduled run wrote (those reconcile only what they wrote)
 retry_failed = dg.define_asset_job(
-    "retry_failed", selection=EVERYTHING, tags={RETRY_PARKED_TAG: "true", "p2c/flow": "all", **SERVICES},
-    description="Every flow, with parked rows (failed too often) given new attempts. Failed and blocked "
-                "rows below the attempt limit are retried by any run.")
+    "retry_failed", selection=EVERYTHING,
+    tags={RETRY_PARKED_TAG: "true", RECONCILE_TAG: "full", "p2c/flow": "all", **SERVICES},
+    description="Every flow, with parked rows (failed too often) given new attempts and a full reconciliation "
+                "(every landed record against the whole target). Failed and blocked rows below the attempt "
+                "limit are retried by any run.")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def main() -> None:
 
 @main.command()
 @click.option("--job", default="prospect_to_cash", show_default=True, help="Job to run (e.g. quotes_flow).")
-@click.option("--full-resync", is_flag=True, help="Write every valid row, even unchanged ones.")
+@click.option("--full-resync", is_flag=True, help="Write every valid row, even unchanged ones, and reconcile every landed record.")
 @click.option("--verbose", is_flag=True, help="Also print Dagster's own log (with the stack trace of a failed step).")
 def run(job: str, full_resync: bool, verbose: bool) -> None:
     """Run a job now and print a summary per asset.
@@ -218,13 +218,16 @@ def run_job(job: str, *, full_resync: bool = False, verbose: bool = False) -> in
         return 2
     import dagster as dg
 
+    from p2c_assets.defs.checks import RECONCILE_TAG
     from p2c_assets.engine.ledger import Ledger
     from p2c_assets.execution import execute, summary
     from p2c_assets.run_report import RunReport
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     # a failed step's stack trace stays in the run's log (the UI) unless asked for: the summary names the cause
-    result = execute(job, instance=instance, full_resync=full_resync, log_level="DEBUG" if verbose else "CRITICAL")
+    # a full resync rewrites every record: it reconciles every landed record too, against the whole target
+    result = execute(job, instance=instance, full_resync=full_resync, log_level="DEBUG" if verbose else "CRITICAL",
+                     tags={RECONCILE_TAG: "full"} if full_resync else None)
     report = RunReport.read(instance, result.run_id)
     ledger = Ledger.from_env()
     ledger.upgrade()

@@ -10,9 +10,10 @@ from p2c_assets.run_report import RunReport
 
 def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
             instance: dg.DagsterInstance | None = None, log_level: str = "WARNING",
-            **config) -> dg.ExecuteInProcessResult:
+            tags: dict[str, str] | None = None, **config) -> dg.ExecuteInProcessResult:
     """`config` (full_resync, max_problem_share, min_problem_rows) goes to every target asset the job
-    selects; `full_resync` also makes the source assets read everything again."""
+    selects; `full_resync` also makes the source assets read everything again. `tags` go on the run,
+    beside the job's own."""
     from p2c_assets.definitions import build_definitions
 
     job_def = build_definitions(resources).resolve_job_def(job)
@@ -23,7 +24,7 @@ def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
         ops.update({node.op_name: {"config": {"full_refresh": True}} for node in nodes if node.role == "source"})
     run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": log_level}}}}
     return job_def.execute_in_process(run_config=run_config, instance=instance or dg.DagsterInstance.ephemeral(),
-                                      raise_on_error=False)
+                                      tags=tags, raise_on_error=False)
 
 
 def materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict]:

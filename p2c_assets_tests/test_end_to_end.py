@@ -167,6 +167,40 @@ def test_a_no_change_run_writes_nothing(second_run, first_run):
     _all_checks_passed(third)
     written = sum(m["rows_created"] + m["rows_updated"] for m in target_metadata(third).values())
     assert written == 0
+    assert {e.asset_key.to_user_string(): (_value(e, "mode"), _value(e, "records_compared"))
+            for e in _reconciliations(third)} == {
+        asset: ("0 records written in this run; nothing to compare", 0) for asset in target_metadata(third)}
+
+
+def test_reconciliation_compares_the_records_the_run_wrote(second_run):
+    written = {asset: m["rows_created"] + m["rows_updated"] for asset, m in target_metadata(second_run).items()}
+    compared = {e.asset_key.to_user_string(): _value(e, "records_compared") for e in _reconciliations(second_run)}
+    assert compared == written and sum(written.values()) > 0
+
+
+def test_a_full_reconciliation_finds_drift_on_a_record_no_run_wrote_since(second_run, first_run, clients):
+    from p2c_assets.defs.checks import RECONCILE_TAG
+
+    resources, _ = first_run
+    _, fo = clients
+    customer = fo.read("CustomersV3", select=["dataAreaId", "CustomerAccount"], companies=["usmf"]).iloc[0]
+    fo.upsert_many("CustomersV3", [{**customer.to_dict(), "OrganizationName": "Renamed in F&O"}],
+                   key=["dataAreaId", "CustomerAccount"])
+    scoped = _reconciliations(run_prospect_to_cash(resources, job="accounts_flow"))
+    assert all(e.passed for e in scoped)  # it wrote nothing: nothing compared, the drift waits
+    full = {e.asset_key.to_user_string(): e for e in _reconciliations(
+        run_prospect_to_cash(resources, job="accounts_flow", tags={RECONCILE_TAG: "full"}))}
+    assert _value(full["fo/customers"], "mode") == "full: every landed record, against the whole target"
+    assert [(r.data["key"], r.data["field"], r.data["target"]) for r in full["fo/customers"].metadata["sample"].value.records] \
+        == [(f"usmf|{customer['CustomerAccount']}", "OrganizationName", "Renamed in F&O")]
+
+
+def _reconciliations(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:
+    return [e for e in result.get_asset_check_evaluations() if e.check_name == "reconciliation"]
+
+
+def _value(evaluation: dg.AssetCheckEvaluation, name: str):
+    return evaluation.metadata[name].value
 
 
 @pytest.mark.parametrize("run", ["first_run", "second_run"])

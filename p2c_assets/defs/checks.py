@@ -2,7 +2,8 @@
 
 They read both services after the writes, so they catch what per-row validation cannot: a quotation
 whose customer is missing in F&O, an order line whose product is missing in Sales, or a target record
-that differs from what its source says (drift), key by key on the mapped fields. The comparisons are
+that differs from what its source says (drift), key by key on the mapped fields (by default for the
+records the run wrote; every landed record in a run tagged `p2c/reconcile: full`). The comparisons are
 the engine's (`engine.reconcile`); this module wires them to the assets.
 """
 
@@ -17,6 +18,8 @@ from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSet
 from p2c_assets.connectors.protocol import AnyOf
 from p2c_assets.engine.reconcile import missing_references, reconcile
 
+# a run carrying this tag with the value "full" reconciles every landed record against the whole target
+RECONCILE_TAG = "p2c/reconcile"
 QUOTATIONS = key("fo", "quotations")
 ORDER_LINES = key("sales", "order_lines")
 
@@ -50,35 +53,45 @@ def order_line_product_exists(dataverse: DataverseResource) -> dg.AssetCheckResu
 
 
 def build_reconciliation(node: AssetNode) -> dg.AssetChecksDefinition:
-    """One `reconciliation` check per target asset; its source frames come in as `first` (and `second`)."""
+    """One `reconciliation` check per target asset; its source frames come in as `first` (and `second`).
+
+    Scoped to the records this Dagster run wrote unless the run carries `RECONCILE_TAG: full`: a
+    full reconciliation reads the whole target, which a run that changed nothing should not pay for
+    (see `engine.reconcile`)."""
     sources = {flow: GRAPH.source_of(flow).key for flow in node.flows}
     names = list(dict.fromkeys(sources.values()))
     ins = {param: dg.AssetIn(name) for param, name in zip(("first", "second"), names)}
     decorate = dg.asset_check(
         asset=node.key, name="reconciliation", additional_ins=ins, blocking=False,
         description="the target holds what the source says, key by key on the mapped fields, for every "
-                    "record the ledger says landed; records whose source is gone are reported as orphans")
+                    "record this run wrote (every record the ledger says landed, with the run tag "
+                    f"{RECONCILE_TAG}: full); records whose source is gone are reported as orphans")
 
-    def check(dataverse, finops, ledger, flow_settings, frames: dict) -> dg.AssetCheckResult:
+    def check(context, dataverse, finops, ledger, flow_settings, frames: dict) -> dg.AssetCheckResult:
         settings = flow_settings.get()
+        full = context.run.tags.get(RECONCILE_TAG) == "full"
         result = reconcile([(settings.templates[flow], frames[source]) for flow, source in sources.items()],
                            client=client_for(node.system, dataverse, finops), ledger=ledger.get(),
-                           companies=settings.companies)
+                           companies=settings.companies, dagster_run_id=None if full else context.run.run_id)
         found = result.differences
-        return dg.AssetCheckResult(passed=found.empty, metadata={"records_compared": result.compared,
+        mode = "full: every landed record, against the whole target" if result.full else (
+            f"{result.compared} records written in this run, read back by key" if result.compared
+            else "0 records written in this run; nothing to compare")
+        return dg.AssetCheckResult(passed=found.empty, metadata={"mode": mode, "records_compared": result.compared,
                                                                 "differences": len(found), "sample": table(found)})
 
     if len(names) == 1:
         @decorate
-        def reconciliation(dataverse: DataverseResource, finops: FinOpsResource, ledger: LedgerResource,
-                           flow_settings: FlowSettingsResource, first: pd.DataFrame) -> dg.AssetCheckResult:
-            return check(dataverse, finops, ledger, flow_settings, {names[0]: first})
+        def reconciliation(context: dg.AssetCheckExecutionContext, dataverse: DataverseResource,
+                           finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
+                           first: pd.DataFrame) -> dg.AssetCheckResult:
+            return check(context, dataverse, finops, ledger, flow_settings, {names[0]: first})
     else:
         @decorate
-        def reconciliation(dataverse: DataverseResource, finops: FinOpsResource, ledger: LedgerResource,
-                           flow_settings: FlowSettingsResource, first: pd.DataFrame,
-                           second: pd.DataFrame) -> dg.AssetCheckResult:
-            return check(dataverse, finops, ledger, flow_settings, {names[0]: first, names[1]: second})
+        def reconciliation(context: dg.AssetCheckExecutionContext, dataverse: DataverseResource,
+                           finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
+                           first: pd.DataFrame, second: pd.DataFrame) -> dg.AssetCheckResult:
+            return check(context, dataverse, finops, ledger, flow_settings, {names[0]: first, names[1]: second})
     return reconciliation
 
 

@@ -12,7 +12,7 @@ import json
 
 import pandas as pd
 
-from p2c_assets.connectors.protocol import ServiceClient, fold
+from p2c_assets.connectors.protocol import AnyOf, ServiceClient, fold
 from p2c_assets.engine.keys import record_keys
 from p2c_assets.engine.values import normal_column
 from p2c_assets.flows.template import FlowTemplate
@@ -55,9 +55,10 @@ def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fi
     return pd.concat(found, ignore_index=True)[columns]
 
 
-def target_snapshot(template: FlowTemplate, client: ServiceClient, companies: dict[str, str]) -> pd.DataFrame:
+def target_snapshot(template: FlowTemplate, client: ServiceClient, companies: dict[str, str],
+                    where: AnyOf | None = None) -> pd.DataFrame:
     """What the target holds for this flow: its key and plain (not bound) mapped fields, in the mapped
-    legal entities."""
+    legal entities; with `where`, only those records (a reconciliation of the few a run wrote)."""
     columns = [f for f in template.target_fields if f not in template.binds]
     return client.read(template.target.entity_set, select=list(dict.fromkeys([*template.target.key, *columns])),
-                       companies=sorted(companies))
+                       where=where, companies=sorted(companies))

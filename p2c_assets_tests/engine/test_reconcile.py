@@ -8,7 +8,7 @@ entities with no change feed, a Dataverse target written with links by alternate
 import pandas as pd
 import pytest
 
-from p2c_assets.engine.extract import extract_changes
+from p2c_assets.engine.extract import extract, extract_changes
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.engine.reconcile import missing_references, reconcile
 from p2c_assets.engine.sync import sync
@@ -57,6 +57,39 @@ def test_a_synced_flow_reconciles_and_drift_in_the_target_is_named_by_key_and_fi
     assert drift.differences.to_dict("records") == [
         {"key": number, "field": "name", "source": source["ProductName"].iloc[0], "target": "Renamed in Sales",
          "flow": "products"}]
+
+
+def test_a_run_reconciles_what_it_wrote_by_key_and_a_run_that_wrote_nothing_reads_nothing(clients, tmp_path):
+    dv, fo = clients
+    ledger = Ledger(f"sqlite:///{tmp_path / 'state.db'}")
+    ledger.upgrade()
+    source = extract(fo, PRODUCTS.source, companies=COMPANIES)
+    sync(PRODUCTS, source, client=dv, ledger=ledger, companies=COMPANIES, dagster_run_id="first")
+    # one of 18 products changes: few enough of the landed records to be read back by key
+    renamed = source.assign(ProductName=[f"{name} (new)" if i == 0 else name
+                                         for i, name in enumerate(source["ProductName"])])
+    second = sync(PRODUCTS, renamed, client=dv, ledger=ledger, companies=COMPANIES, dagster_run_id="second")
+    quiet = sync(PRODUCTS, renamed, client=dv, ledger=ledger, companies=COMPANIES, dagster_run_id="quiet")
+    assert (second.counts["updated"], quiet.counts["created"] + quiet.counts["updated"]) == (1, 0)
+
+    written, untouched = renamed["ProductNumber"].iloc[0], renamed["ProductNumber"].iloc[5]
+    dv.upsert_many("products", [{"productnumber": written, "name": "Renamed in Sales"},
+                                {"productnumber": untouched, "name": "Also renamed in Sales"}], key=["productnumber"])
+    before = dv.stats.requests
+    scoped = reconcile([(PRODUCTS, renamed)], client=dv, ledger=ledger, companies=COMPANIES, dagster_run_id="second")
+    assert (scoped.compared, scoped.full, dv.stats.requests - before) == (1, False, 1)  # what the run wrote
+    assert scoped.differences.to_dict("records") == [  # drift on it is still found; not on the untouched one
+        {"key": written, "field": "name", "source": renamed["ProductName"].iloc[0], "target": "Renamed in Sales",
+         "flow": "products"}]
+
+    before = dv.stats.requests
+    nothing = reconcile([(PRODUCTS, renamed)], client=dv, ledger=ledger, companies=COMPANIES, dagster_run_id="quiet")
+    assert (nothing.compared, len(nothing.differences), dv.stats.requests - before) == (0, 0, 0)
+
+    full = reconcile([(PRODUCTS, renamed)], client=dv, ledger=ledger, companies=COMPANIES)
+    assert (full.compared, full.full) == (len(renamed), True)
+    assert sorted(full.differences["key"]) == sorted([written, untouched])  # drift no run of ours wrote
+    ledger.close()
 
 
 def test_references_match_as_the_services_match_keys(clients):

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from p2c_assets.engine.ledger.database import Database
-from p2c_assets.engine.ledger.tables import ERRORS, RUN_OUTCOMES, STATUSES, now, record_events, runs
+from p2c_assets.engine.ledger.tables import ERRORS, RUN_OUTCOMES, STATUSES, WRITTEN, now, record_events, runs
 
 HOST = socket.gethostname()
 HEARTBEAT_S = 15  # how often a held run says it is alive
@@ -132,6 +132,16 @@ class Runs(Database):
                 RecordEvent(row.run_id, row.natural_key, row.legal_entity, row.outcome, row.error_code, row.error_message)
                 for row in conn.execute(query)
             ]
+
+    def written_in(self, flow: str, dagster_run_id: str) -> set[str]:
+        """Keys of the records of `flow` that the ledger runs of one Dagster run created or updated:
+        what that run's reconciliation needs to compare, without the records it left unchanged."""
+        events = record_events.c
+        query = (sa.select(events.natural_key).distinct()
+                 .join_from(record_events, runs, runs.c.id == events.run_id)
+                 .where(runs.c.flow == flow, runs.c.dagster_run_id == dagster_run_id, events.outcome.in_(WRITTEN)))
+        with self._engine.connect() as conn:
+            return set(conn.scalars(query))
 
     @staticmethod
     def _insert_run(conn: sa.Connection, flow: str, dagster_run_id: str | None, dry_run: bool) -> int:
