@@ -12,6 +12,20 @@ from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSet
 from p2c_assets.execution import execute
 
 
+# what a Sales account needs to sync to usmf: its business unit and currency, bound by alternate key
+USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
+        "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
+
+
+def new_accounts(dv, prefix: str, count: int, **fields) -> list[str]:
+    """`count` new Sales accounts `<prefix>-000`... in usmf, created; their account numbers."""
+    numbers = [f"{prefix}-{i:03d}" for i in range(count)]
+    outcomes = dv.upsert_many("accounts", [{"accountnumber": n, "name": f"{prefix} customer {i}", **USMF, **fields}
+                                           for i, n in enumerate(numbers)], key=["accountnumber"])
+    assert {o.status for o in outcomes} == {"created"}, outcomes
+    return numbers
+
+
 def sandbox_resources(sandbox, state_db) -> dict:
     auth = {"tenant_id": sandbox.tenant, "client_id": sandbox.client_id, "client_secret": sandbox.client_secret,
             "authority_host": sandbox.authority_host}

@@ -11,11 +11,10 @@ import pytest
 
 from p2c_assets.connectors import FinOpsClient
 from p2c_assets.engine.ledger import Ledger
+from p2c_assets_tests.helpers import USMF
 
 COMPANY = (20, 13)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
-USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
-        "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,9 @@ import pytest
 
 from p2c_assets.connectors import ClientCredentials, DataverseClient
 from p2c_assets.execution import execute
-from p2c_assets_tests.helpers import Webhook, alert_tick, sandbox_resources
+from p2c_assets_tests.helpers import alert_tick, new_accounts, sandbox_resources, USMF, Webhook
 from p2c_sandbox.process import seeded_sandbox
 
-USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
-        "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
 LONG_NAME = "Contoso Pharmaceuticals International Holding " * 3  # 141 characters; F&O allows 100
 
 
@@ -48,14 +46,6 @@ def p2c(tenant, state_db, cwd, *args, **env) -> subprocess.CompletedProcess:
                         **env})
     return subprocess.run([sys.executable, "-m", "p2c_assets.cli", *args], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=300)
-
-
-def new_accounts(dv, prefix: str, count: int, **fields) -> list[str]:
-    numbers = [f"{prefix}-{i:03d}" for i in range(count)]
-    outcomes = dv.upsert_many("accounts", [{"accountnumber": n, "name": f"{prefix} customer {i}", **USMF, **fields}
-                                           for i, n in enumerate(numbers)], key=["accountnumber"])
-    assert {o.status for o in outcomes} == {"created"}, outcomes
-    return numbers
 
 
 def table(output: str, first_column: str = "asset") -> dict[str, dict[str, str]]:

@@ -12,12 +12,10 @@ from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClie
 from p2c_assets.connectors.odata import fold
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.execution import failed_checks, target_metadata
-from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+from p2c_assets_tests.helpers import USMF, run_prospect_to_cash, sandbox_resources
 
 COMPANY = (5, 3)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
-USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
-        "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
 
 
 def test_keys_match_without_letter_case_but_never_expand_characters():

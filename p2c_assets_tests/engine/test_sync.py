@@ -15,17 +15,14 @@ import pandas as pd
 import pytest
 import requests
 
-from p2c_assets.connectors import ClientCredentials, DataverseClient, FinOpsClient
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.execution import failed_checks, materialization_metadata, target_metadata
 from p2c_assets.flows.settings import load_settings
 from p2c_assets.preview import preview
-from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
+from p2c_assets_tests.helpers import new_accounts, run_prospect_to_cash, sandbox_resources, USMF
 
 COMPANY = (20, 11)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
-USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",
-        "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}
 
 
 @pytest.fixture(scope="module")
@@ -37,23 +34,13 @@ def resources(company, state_db):
 
 
 @pytest.fixture(scope="module")
-def dv(company):
-    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
-    return DataverseClient(company.dataverse_url, creds)
+def dv(clients):
+    return clients[0]
 
 
 @pytest.fixture(scope="module")
-def fo(company):
-    creds = ClientCredentials(company.tenant, company.client_id, company.client_secret, company.authority_host)
-    return FinOpsClient(company.finops_url, creds)
-
-
-def new_accounts(dv, prefix: str, count: int, **fields) -> list[str]:
-    numbers = [f"{prefix}-{i:03d}" for i in range(count)]
-    outcomes = dv.upsert_many("accounts", [{"accountnumber": n, "name": f"{prefix} customer {i}", **USMF, **fields}
-                                           for i, n in enumerate(numbers)], key=["accountnumber"])
-    assert {o.status for o in outcomes} == {"created"}, outcomes
-    return numbers
+def fo(clients):
+    return clients[1]
 
 
 def customers(fo, numbers) -> list[str]:
