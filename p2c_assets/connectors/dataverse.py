@@ -1,46 +1,62 @@
 """Dataverse Web API client (``{url}/api/data/v9.2/``).
 
-Writes use ``UpsertMultiple`` with each target addressed by its alternate key
-(``"@odata.id": "accounts(accountnumber='A-1')"``): one request per batch of up to 1,000 rows,
-batches in parallel up to ``max_concurrency``. UpsertMultiple does not say which rows it created, so
-``upsert_many`` reads the target's keys ONCE per call, before writing: a key-only read (the
-alternate-key columns and the primary id, pages of ``page_size``, 5,000 by default) of the whole table, or of the rows'
-keys when their filter fits one request (a few rows into a big table). Keys found are *updated*
-with the id read, the rest *created*; their ids are read back the same way after the writes, since
-callers keep them (the engine's ledger). Rows the caller knows are there (``landed``: the engine's
-ledger says they landed before) are updates without being looked up. A full read that has already
-cost as many pages as the keys' filters would take is dropped for those filters, so a write never
-pays more than twice the cheaper of the two. 10,000 rows cost about 10 UpsertMultiple requests plus
-a few reads, against the 2 per 1,000 that Microsoft's service protection limits make worth aiming at.
+Writes use the bulk messages (protocols.md A11), one request per batch of up to 1,000 rows (the
+start Microsoft suggests for standard tables: "Use bulk operation messages", Number of records),
+batches in parallel up to ``max_concurrency``. Which message a row takes depends on what the
+caller knows, because the engine's ledger needs created vs updated per row and the answers differ:
 
-Why batches of 1,000 in parallel, and not more: 1,000 is Microsoft's suggested start for bulk
-messages, keeps a failed request cheap to split, and the requests in flight are what the service
-protection limits count (protocols.md A13: 52 concurrent requests per user, and 20 minutes of
-execution time per 5 minutes, i.e. about 4 requests busy all the time), so ``max_concurrency``
-(default 4) is the cap; a 429 waits for its ``Retry-After`` (``http.HttpSession``). On standard
-tables one bad target fails the whole request, so failing requests are split
-(``writes.write_isolating_failures``).
+- ``CreateMultiple`` for rows the caller has not seen land (``landed`` false): it answers the new
+  records' ``Ids`` in ``Targets`` order, so a request that succeeds says "created" with the id for
+  every row, with no lookup before or read-back after.
+- ``UpsertMultiple`` by alternate key (``"@odata.id": "accounts(accountnumber='A-1')"``) for rows
+  the caller knows landed before: updated, no id needed (the caller has it). Microsoft's reference
+  for the action says it answers ``204 No Content``, "The UpsertMultipleResponse complex type is not
+  returned" (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/upsertmultiple),
+  so it can tell nobody what it created; it is used where nothing needs telling.
 
-Every write is an upsert by alternate key, so a write sent again after its answer was lost (the
-connection dropped after Dataverse committed it; ``http.HttpSession`` resends it) lands each row once:
-UpsertMultiple updates what the first attempt created, and a ``$batch`` PATCH upsert answers 200
-instead of 201 (the row counts as updated, not created).
+A CreateMultiple the service refuses (4xx) had some row already there: the ledger did not know it
+(a new ledger, a target filled by someone else), or the connection dropped after the service had
+created the rows and ``http.HttpSession`` sent the request again. On a standard table one such row
+rolls the whole request back ("Cannot insert duplicate key", -2147220937:
+https://learn.microsoft.com/troubleshoot/power-platform/power-apps/dataverse/client-errors), so the
+refused rows are looked up with one key-only read (``_key_ids``) and written with UpsertMultiple,
+which lands each row once whatever it meets; found rows are updated with the id read, the others
+created, their ids from one more key read. (A row whose create answer was lost is among the found
+ones and counts as updated: nothing tells it from a row someone else created; its id is right.)
+The key's unique index (an alternate key: UpsertMultiple's ``@odata.id`` needs one anyway, and the
+preflight checks the flows' keys against the tenant's) is what refuses a CreateMultiple sent twice.
 
-Alternate-key fields are left out of the target bodies (the key in ``@odata.id`` fills them on
-create), which avoids the UpsertMultiple create-path bug with key fields in the body (SDK #127).
+The first CreateMultiple of a call goes alone: when it is refused, the other rows the ledger has not
+seen land are likely not new either, and all of them are looked up at once instead of being sent in
+requests bound to be refused. So a write costs one request per batch when the ledger knows the
+target, and a refused request and a few key reads more when it does not, against the 2 per 1,000
+rows that Microsoft's service protection limits make worth aiming at.
+
+Why batches of 1,000 in parallel, and not more: Microsoft's suggested start (above), a failed
+request stays cheap to split, and the requests in flight are what the service protection limits
+count (protocols.md A13: 52 concurrent requests per user, and 20 minutes of execution time per 5
+minutes, i.e. about 4 requests busy all the time), so ``max_concurrency`` (default 4) is the cap;
+a 429 waits for its ``Retry-After`` (``http.HttpSession``). On standard tables one bad target fails
+the whole request, so failing UpsertMultiple requests are split (``writes.write_isolating_failures``).
+
+Alternate-key fields are left out of the UpsertMultiple target bodies (the key in ``@odata.id``
+fills them on create), which avoids the UpsertMultiple create-path bug with key fields in the body
+(SDK #127); a CreateMultiple target carries them as ordinary columns.
 
 Not every standard table has the bulk messages (protocols.md A11): for such a table the bound
 action is not declared and Dataverse answers 404 ``0x80060888`` "Resource not found for the
-segment 'Microsoft.Dynamics.CRM.UpsertMultiple'". The client then remembers the entity set (per
-client, see ``tables_without_bulk``) and writes that table with ``$batch`` instead: one PATCH
-upsert per row on its alternate-key URL with ``Prefer: return=representation`` (and
-``$select=<primary id>`` to keep the answer small), so 201 says created and 200 updated without
-any lookup; each row is its own changeset, so a refused row rolls back only itself (no splitting
-needed), and the batch carries ``Prefer: odata.continue-on-error`` so the rows after it still run.
-One ``$batch`` per batch of up to 1,000 rows (Dataverse's cap on operations per batch). Parts that
-answer a transient error (429/502/503/504, a deadlock code: ``http.RetryPolicy``) are sent again in a
-new batch with the same backoff as a whole request. A
-part answering 204 (the preference ignored) counts as updated, with the id from ``OData-EntityId``.
+segment 'Microsoft.Dynamics.CRM.CreateMultiple'". The first request to a table goes alone and finds
+out; the client then remembers the entity set (per client, see ``tables_without_bulk``) and writes
+that table with ``$batch`` instead: one PATCH upsert per row on its alternate-key URL with
+``Prefer: return=representation`` (and ``$select=<primary id>`` to keep the answer small), so 201
+says created and 200 updated without any lookup; each row is its own changeset, so a refused row
+rolls back only itself (no splitting needed), and the batch carries ``Prefer: odata.continue-on-error``
+so the rows after it still run. One ``$batch`` per batch of up to 1,000 rows (Dataverse's cap on
+operations per batch). Parts that answer a transient error (429/502/503/504, a deadlock code:
+``http.RetryPolicy``) are sent again in a new batch with the same backoff as a whole request; a
+PATCH upsert sent again after its answer was lost answers 200 instead of 201 (the row counts as
+updated, not created). A part answering 204 (the preference ignored) counts as updated, with the id
+from ``OData-EntityId``.
 """
 
 from __future__ import annotations
@@ -51,10 +67,12 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from functools import partial
+from typing import Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import pandas as pd
+import requests
 
 from .base import MAX_BATCH, ODataClient, concat, frame
 from .batch import BatchRequest, BatchResponse, build_batch, parse_batch
@@ -62,7 +80,7 @@ from .errors import DeltaTokenExpired, ServiceError, parse_error_body
 from .http import retry_after_seconds
 from .odata import entity_path, eq, key_predicate
 from .protocol import AnyOf, Delta, Ref
-from .writes import PendingRow, WriteOutcome, match_key, prepare_rows, write_isolating_failures
+from .writes import PendingRow, WriteOutcome, failed_with, match_key, prepare_rows, write_isolating_failures
 
 log = logging.getLogger("p2c_assets.connectors")
 
@@ -217,7 +235,7 @@ class DataverseClient(ODataClient):
 
     @property
     def tables_without_bulk(self) -> frozenset[str]:
-        """Entity sets this client found without ``UpsertMultiple`` and writes with ``$batch``."""
+        """Entity sets this client found without the bulk messages and writes with ``$batch``."""
         with self._no_bulk_lock:
             return frozenset(self._no_bulk)
 
@@ -236,56 +254,76 @@ class DataverseClient(ODataClient):
         if pending:
             table = self.table(entity_set)
             known = {i for i, there in enumerate(landed or ()) if there}
-            batches = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
             written = None if entity_set in self.tables_without_bulk else \
-                self._upsert_bulk(entity_set, table, batches, key, known)
+                self._write_bulk(entity_set, table, pending, key, known, batch_size)
             if written is None:
-                written = self._each(batches, lambda batch: write_isolating_failures(
-                    batch, lambda part: self._upsert_changesets(entity_set, table, part, key)))
+                written = self._each([partial(write_isolating_failures, batch, partial(
+                    self._upsert_changesets, entity_set, table, key)) for batch in _chunks(pending, batch_size)])
             outcomes.update(written)
         return [outcomes[i] for i in range(len(rows))]
 
-    def _each(self, batches: list[list[PendingRow]], write) -> dict[int, WriteOutcome]:
-        """``write(batch)`` for every batch, ``max_concurrency`` at a time; their outcomes together."""
+    def _each(self, jobs: list[Callable[[], dict[int, WriteOutcome]]]) -> dict[int, WriteOutcome]:
+        """Every job, ``max_concurrency`` at a time; their outcomes together."""
         outcomes: dict[int, WriteOutcome] = {}
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            for result in pool.map(write, batches):
+            for result in pool.map(lambda job: job(), jobs):
                 outcomes.update(result)
         return outcomes
 
-    # --- UpsertMultiple ------------------------------------------------------------------------
+    # --- CreateMultiple and UpsertMultiple -----------------------------------------------------
 
-    def _upsert_bulk(self, entity_set: str, table: TableInfo, batches: list[list[PendingRow]], key: list[str],
-                     known: set[int]) -> dict[int, WriteOutcome] | None:
-        """The batches through UpsertMultiple, created vs updated from one key read before (and the
-        created rows' ids from one after); None when the table turns out to have no UpsertMultiple."""
-        rows = [r for batch in batches for r in batch]
-        before = self._key_ids(entity_set, table, key, [r.key for r in rows if r.index not in known])
+    def _write_bulk(self, entity_set: str, table: TableInfo, rows: list[PendingRow], key: list[str],
+                    known: set[int], batch_size: int) -> dict[int, WriteOutcome] | None:
+        """``rows`` through the bulk messages (module docstring): CreateMultiple for the rows not
+        ``known`` to have landed, UpsertMultiple for the others, refused creates looked up and
+        upserted; None when the table turns out to have no bulk messages."""
+        creates = _chunks([r for r in rows if r.index not in known], batch_size)
+        updates = _chunks([r for r in rows if r.index in known], batch_size)
 
-        def write(batch: list[PendingRow]) -> dict[int, WriteOutcome]:
-            return write_isolating_failures(batch, lambda part: self._upsert_multiple(entity_set, table, part, key))
-
-        sent: dict[int, WriteOutcome] = {}
-        if entity_set not in self._bulk_ok:   # the first batch finds out, alone, whether the table has it
+        def create(batch: list[PendingRow]) -> dict[int, WriteOutcome]:
+            """CreateMultiple; no outcome for the rows of a request refused for its content."""
             try:
-                sent = write(batches[0])
+                return self._create_multiple(entity_set, table, batch)
+            except ServiceError as exc:
+                return {} if exc.is_row_error else failed_with(batch, exc)
+
+        jobs = [partial(create, b) for b in creates] + \
+               [partial(self._upsert_isolating, entity_set, table, key, b) for b in updates]
+        outcomes: dict[int, WriteOutcome] = {}
+        if creates or entity_set not in self._bulk_ok:
+            # alone first: whether the table has the bulk messages, and whether new rows are new
+            try:
+                outcomes = jobs.pop(0)()
             except _BulkMessagesMissing:
                 with self._no_bulk_lock:
                     self._no_bulk.add(entity_set)
-                log.info("Dataverse %s has no UpsertMultiple: writing it with $batch", entity_set)
+                log.info("Dataverse %s has no bulk messages: writing it with $batch", entity_set)
                 return None
             with self._no_bulk_lock:
                 self._bulk_ok.add(entity_set)
-            batches = batches[1:]
-        sent.update(self._each(batches, write))
-        landed_now = [r for r in rows if sent[r.index].status != "failed"]
-        after = self._key_ids(entity_set, table, key, [r.key for r in landed_now
-                                                        if r.index not in known and match_key(r.key) not in before])
+            if creates and not outcomes:      # refused: every new row is looked up, none created blindly
+                jobs = jobs[len(creates) - 1:]
+        outcomes.update(self._each(jobs))
+        refused = [r for r in rows if r.index not in outcomes]
+        if refused:
+            outcomes.update(self._look_up_and_upsert(entity_set, table, refused, key, batch_size))
+        return outcomes
+
+    def _look_up_and_upsert(self, entity_set: str, table: TableInfo, rows: list[PendingRow], key: list[str],
+                            batch_size: int) -> dict[int, WriteOutcome]:
+        """Rows of refused CreateMultiple requests: one key read before says which are there (updated,
+        with the id read), UpsertMultiple lands them all (splitting around bad rows), one key read after
+        gives the ids of the rows it created."""
+        before = self._key_ids(entity_set, table, key, [r.key for r in rows])
+        written = self._each([partial(self._upsert_isolating, entity_set, table, key, batch)
+                              for batch in _chunks(rows, batch_size)])
+        landed_now = [r for r in rows if written[r.index].status != "failed"]
+        after = self._key_ids(entity_set, table, key, [r.key for r in landed_now if match_key(r.key) not in before])
         for r in landed_now:
-            new = r.index not in known and match_key(r.key) not in before
-            sent[r.index] = WriteOutcome(r.key, "created" if new else "updated",
-                                         target_id=(after if new else before).get(match_key(r.key)))
-        return sent
+            new = match_key(r.key) not in before
+            written[r.index] = WriteOutcome(r.key, "created" if new else "updated",
+                                            target_id=(after if new else before).get(match_key(r.key)))
+        return written
 
     def _key_ids(self, entity_set: str, table: TableInfo, key: list[str], keys: list[tuple]) -> dict[tuple, str]:
         """``match_key`` -> primary id of the rows among ``keys`` that the table holds: one key-only read.
@@ -312,25 +350,35 @@ class DataverseClient(ODataClient):
         return {k: i for f in filters for body in self._pages(self.api + entity_set, {**query, "$filter": f}, prefer)
                 for k, i in _ids(body, key, table).items() if k in wanted}
 
-    def _upsert_multiple(self, entity_set: str, table: TableInfo, rows: list[PendingRow],
-                         key: list[str]) -> dict[int, WriteOutcome]:
-        targets = [{"@odata.type": f"Microsoft.Dynamics.CRM.{table.logical_name}",
-                    "@odata.id": f"{entity_set}({key_predicate(r.key_dict(key))})",
-                    **r.body_without(key)} for r in rows]
+    def _bulk(self, entity_set: str, table: TableInfo, message: str, targets: list[dict]) -> requests.Response:
+        """POST a bulk message with ``targets``; ``_BulkMessagesMissing`` when the table has none."""
+        kind = f"Microsoft.Dynamics.CRM.{table.logical_name}"
         try:
-            self.http.request("POST", f"{self.api}{entity_set}/Microsoft.Dynamics.CRM.UpsertMultiple",
-                              json={"Targets": targets}, headers={"Content-Type": "application/json"})
+            return self.http.request("POST", f"{self.api}{entity_set}/Microsoft.Dynamics.CRM.{message}",
+                                     json={"Targets": [{"@odata.type": kind, **t} for t in targets]})
         except ServiceError as exc:
             if exc.status == 404 and exc.code == SEGMENT_NOT_FOUND:
                 raise _BulkMessagesMissing(entity_set) from None
             raise
-        # provisional: _upsert_bulk decides created vs updated and fills the ids
-        return {r.index: WriteOutcome(r.key, "updated") for r in rows}
+
+    def _create_multiple(self, entity_set: str, table: TableInfo, rows: list[PendingRow]) -> dict[int, WriteOutcome]:
+        """Every row created, with its id from the answer's ``Ids`` (one per target, in their order)."""
+        ids = self._bulk(entity_set, table, "CreateMultiple", [r.row for r in rows]).json()["Ids"]
+        return {r.index: WriteOutcome(r.key, "created", target_id=i) for r, i in zip(rows, ids, strict=True)}
+
+    def _upsert_isolating(self, entity_set: str, table: TableInfo, key: list[str],
+                          rows: list[PendingRow]) -> dict[int, WriteOutcome]:
+        """UpsertMultiple by alternate key, split around the rows the service refuses; the others updated."""
+        def send(part: list[PendingRow]) -> dict[int, WriteOutcome]:
+            self._bulk(entity_set, table, "UpsertMultiple", [
+                {"@odata.id": f"{entity_set}({key_predicate(r.key_dict(key))})", **r.body_without(key)} for r in part])
+            return {r.index: WriteOutcome(r.key, "updated") for r in part}
+        return write_isolating_failures(rows, send)
 
     # --- $batch (tables without the bulk messages) ---------------------------------------------
 
-    def _upsert_changesets(self, entity_set: str, table: TableInfo, rows: list[PendingRow],
-                           key: list[str]) -> dict[int, WriteOutcome]:
+    def _upsert_changesets(self, entity_set: str, table: TableInfo, key: list[str],
+                           rows: list[PendingRow]) -> dict[int, WriteOutcome]:
         """One ``$batch`` of PATCH upserts, a changeset per row; parts throttled or unavailable are resent."""
         if len(rows) > MAX_BATCH:
             raise ValueError(f"a Dataverse $batch holds at most {MAX_BATCH} operations, got {len(rows)}")
@@ -363,6 +411,10 @@ class DataverseClient(ODataClient):
                                   "POST", urlsplit(self.api).path + "$batch")
             pending = again
         return outcomes
+
+
+def _chunks(rows: list[PendingRow], size: int) -> list[list[PendingRow]]:
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
 
 
 def _ids(body: dict, key: list[str], table: TableInfo) -> dict[tuple, str]:

@@ -60,12 +60,12 @@ def prepare_rows(entity_set: str, rows: Sequence[Mapping[str, object]], key: Seq
             failed[index] = WriteOutcome(values, "failed", error_code="MissingKey",
                                          error_message=f"{entity_set} row {index}: key field "
                                                        f"{', '.join(repr(f) for f in missing)} is empty")
-        elif match_key(values) in seen:
+        elif (folded := match_key(values)) in seen:
             failed[index] = WriteOutcome(values, "failed", error_code="DuplicateKey",
                                          error_message=f"{entity_set} row {index}: key {values!r} repeats "
-                                                       f"row {seen[match_key(values)]} of the same call")
+                                                       f"row {seen[folded]} of the same call")
         else:
-            seen[match_key(values)] = index
+            seen[folded] = index
             pending.append(PendingRow(index, values, row))
     return pending, failed
 
@@ -85,5 +85,10 @@ def write_isolating_failures(rows: list[PendingRow],
             middle = len(rows) // 2
             return {**write_isolating_failures(rows[:middle], send),
                     **write_isolating_failures(rows[middle:], send)}
-        return {r.index: WriteOutcome(r.key, "failed", error_code=exc.code or f"HTTP {exc.status}",
-                                      error_message=exc.detail) for r in rows}
+        return failed_with(rows, exc)
+
+
+def failed_with(rows: list[PendingRow], exc: ServiceError) -> dict[int, WriteOutcome]:
+    """Every row of a request the service refused, failed with its error."""
+    return {r.index: WriteOutcome(r.key, "failed", error_code=exc.code or f"HTTP {exc.status}",
+                                  error_message=exc.detail) for r in rows}

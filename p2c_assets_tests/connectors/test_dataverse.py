@@ -97,7 +97,12 @@ def test_expired_change_token_raises_delta_token_expired(sandbox, dv, tag):
         dv.read_changes("accounts", select=["accountnumber"], delta_link=start.delta_link)
 
 
-# --- tables without UpsertMultiple: $batch ----------------------------------------------------------
+# --- tables without the bulk messages: $batch -------------------------------------------------------
+
+CREATE = ("POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple")
+UPSERT = ("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple")
+KEY_READ = ("GET", "accounts")
+
 
 def _spy(client):
     """Record (method, path) of every request the client sends."""
@@ -111,17 +116,17 @@ def _spy(client):
     return sent
 
 
-def test_table_without_upsert_multiple_is_written_with_batch(sandbox, dv, tag):
+def test_table_without_bulk_messages_is_written_with_batch(sandbox, dv, tag):
     sandbox.set_faults(bulk_unsupported_tables=["accounts"])
     sent = _spy(dv)
     first = dv.upsert_many("accounts", accounts(tag, 5), key=["accountnumber"])
     assert [o.status for o in first] == ["created"] * 5 and all(o.target_id for o in first)
-    assert ("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple") in sent and sent[-1] == ("POST", "$batch")
+    assert sent == [("GET", "EntityDefinitions"), CREATE, ("POST", "$batch")]
     assert dv.tables_without_bulk == {"accounts"}
 
     sent.clear()
     second = dv.upsert_many("accounts", accounts(tag, 6, telephone1="555"), key=["accountnumber"])
-    assert sent == [("POST", "$batch")]          # remembered: no UpsertMultiple, no key lookups
+    assert sent == [("POST", "$batch")]          # remembered: no bulk message, no key lookups
     assert [o.status for o in second] == ["updated"] * 5 + ["created"]
     assert [o.target_id for o in second[:5]] == [o.target_id for o in first]
     stored = dv.read("accounts", select=["accountnumber", "name", "telephone1"],
@@ -145,8 +150,8 @@ def test_batch_path_isolates_a_bad_row_with_its_dataverse_error(sandbox, dv, tag
     assert {o.status for i, o in enumerate(outcomes) if i not in failed} == {"created"}
     landed = dv.read("accounts", select=["accountnumber"], filter=f"startswith(accountnumber,{literal(tag)})")
     assert sorted(landed["accountnumber"]) == [r["accountnumber"] for i, r in enumerate(rows) if i not in failed]
-    # table lookup, one key lookup and one refused UpsertMultiple, then 3 batches, and the read
-    assert dv.stats.requests == 1 + 2 + 3 + 1
+    # table lookup and one refused CreateMultiple, then 3 batches, and the read
+    assert dv.stats.requests == 1 + 1 + 3 + 1
 
 
 def test_batch_path_round_trips_awkward_and_compound_keys(sandbox, dv, tag):
@@ -165,7 +170,7 @@ def test_batch_path_round_trips_awkward_and_compound_keys(sandbox, dv, tag):
     assert written[1].key == (f"{tag}-SO", 2) and dv.tables_without_bulk == {"accounts", "salesorderdetails"}
 
 
-def test_tables_that_support_upsert_multiple_still_use_it(sandbox, dv, tag):
+def test_tables_that_have_the_bulk_messages_still_use_them(sandbox, dv, tag):
     sandbox.set_faults(bulk_unsupported_tables=["contacts"])
     sent = _spy(dv)
     contacts = [{"msdynce_contactnumber": f"{tag}-C{i}", "lastname": f"{tag} {i}"} for i in range(3)]
@@ -174,8 +179,7 @@ def test_tables_that_support_upsert_multiple_still_use_it(sandbox, dv, tag):
     sent.clear()
     outcomes = dv.upsert_many("accounts", accounts(tag, 3), key=["accountnumber"])
     assert {o.status for o in outcomes} == {"created"} and all(o.target_id for o in outcomes)
-    assert ("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple") in sent
-    assert ("POST", "$batch") not in sent and dv.tables_without_bulk == {"contacts"}
+    assert sent == [("GET", "EntityDefinitions"), CREATE] and dv.tables_without_bulk == {"contacts"}
 
 
 def test_batch_parts_answering_503_or_429_are_sent_again(monkeypatch, tag):
@@ -216,52 +220,113 @@ def test_batch_parts_answering_503_or_429_are_sent_again(monkeypatch, tag):
     assert client.stats.retries == 1 and client.stats.throttled == 1
 
 
-# --- what a bulk write costs: one request per batch, plus one key read before and one after --------
+# --- what a bulk write costs: a request per batch when the ledger knows the target ----------------
 
-def test_upsert_costs_a_request_per_batch_and_one_key_read_before_and_after(sandbox, creds, tag):
-    with DataverseClient(sandbox.dataverse_url, creds) as dv:
-        dv.table("accounts")                     # the table's metadata, read once per client
-        before = dv.stats.snapshot()
-        first = dv.upsert_many("accounts", accounts(tag, 30), key=["accountnumber"], batch_size=10)
-        assert dv.stats.since(before).requests == 1 + 3 + 1
-        before = dv.stats.snapshot()
-        second = dv.upsert_many("accounts", accounts(tag, 35, telephone1="555"), key=["accountnumber"], batch_size=10)
-        assert dv.stats.since(before).requests == 1 + 4 + 1
-        before = dv.stats.snapshot()
-        third = dv.upsert_many("accounts", accounts(tag, 35, telephone1="556"), key=["accountnumber"], batch_size=10,
-                               landed=[True] * 35)    # the caller (the engine's ledger) knows they are there
-        assert dv.stats.since(before).requests == 4
-    assert [o.status for o in first] == ["created"] * 30 and all(o.target_id for o in first)
+def _ids(dv, tag):
+    stored = dv.read("accounts", select=["accountnumber"], filter=f"startswith(accountnumber,{literal(tag)})")
+    return dict(zip(stored["accountnumber"], stored["accountid"]))
+
+
+def test_new_rows_are_created_with_the_ids_create_multiple_answers_and_landed_rows_upserted(dv, tag):
+    dv.table("accounts")                     # the table's metadata, read once per client
+    sent = _spy(dv)
+    first = dv.upsert_many("accounts", accounts(tag, 30), key=["accountnumber"], batch_size=10)
+    assert sent == [CREATE] * 3              # no key read before, no id read after
+    sent.clear()
+    second = dv.upsert_many("accounts", accounts(tag, 35, telephone1="555"), key=["accountnumber"], batch_size=10,
+                            landed=[True] * 30 + [False] * 5)   # the engine's ledger saw the first 30 land
+    assert sorted(sent) == [CREATE] + [UPSERT] * 3
+    ids = _ids(dv, tag)
+    assert [o.status for o in first] == ["created"] * 30
+    assert [o.target_id for o in first] == [ids[f"{tag}-{i:03d}"] for i in range(30)]
     assert [o.status for o in second] == ["updated"] * 30 + ["created"] * 5
-    assert [o.target_id for o in second[:30]] == [o.target_id for o in first] and all(o.target_id for o in second)
-    assert [o.status for o in third] == ["updated"] * 35
+    assert [o.target_id for o in second] == [None] * 30 + [ids[f"{tag}-{i:03d}"] for i in range(30, 35)]
     stored = dv.read("accounts", select=["telephone1"], filter=f"startswith(accountnumber,{literal(tag)})")
-    assert len(stored) == 35 and set(stored["telephone1"]) == {"556"}
+    assert len(stored) == 35 and set(stored["telephone1"]) == {"555"}
+
+
+def test_rows_the_ledger_never_saw_land_are_looked_up_once_when_a_create_is_refused(dv, tag):
+    """A target holding rows the caller does not know (a new ledger): the first CreateMultiple is
+    refused (duplicate key) and the other batches are not sent as creates; one key read tells
+    updated from created, UpsertMultiple lands them, one key read gives the created rows' ids."""
+    first = dv.upsert_many("accounts", accounts(tag, 30), key=["accountnumber"], batch_size=10)
+    sent = _spy(dv)
+    second = dv.upsert_many("accounts", accounts(tag, 35, telephone1="555"), key=["accountnumber"], batch_size=10)
+    assert sent == [CREATE, KEY_READ] + [UPSERT] * 4 + [KEY_READ]
+    ids = _ids(dv, tag)
+    assert [o.status for o in second] == ["updated"] * 30 + ["created"] * 5
+    assert [o.target_id for o in second] == [o.target_id for o in first] + [ids[f"{tag}-{i:03d}"]
+                                                                           for i in range(30, 35)]
+    assert len(ids) == 35
+
+
+def test_a_refused_create_among_others_costs_one_look_up_of_its_rows(dv, tag):
+    """The first batch is new, a later one meets a row created meanwhile by someone else: only the
+    refused batch is looked up and upserted."""
+    dv.upsert_many("accounts", [accounts(tag, 25)[24]], key=["accountnumber"])       # someone else's
+    sent = _spy(dv)
+    outcomes = dv.upsert_many("accounts", accounts(tag, 25, telephone1="555"), key=["accountnumber"],
+                              batch_size=10)
+    assert sorted(sent) == sorted([CREATE] * 3 + [KEY_READ, UPSERT, KEY_READ])
+    ids = _ids(dv, tag)
+    assert [o.status for o in outcomes] == ["created"] * 24 + ["updated"]
+    assert [o.target_id for o in outcomes] == [ids[f"{tag}-{i:03d}"] for i in range(25)]
+
+
+def test_a_create_whose_answer_is_lost_lands_once_and_reports_the_row_with_its_id(dv, tag, monkeypatch):
+    """CreateMultiple commits, the connection drops before the answer: ``HttpSession`` sends it
+    again, the service refuses it (the rows are there now), and the rows are looked up and upserted.
+    They count as updated (nothing tells them from rows someone else created), none as failed."""
+    import requests
+
+    send, dropped = dv.http._send, []
+
+    def drop_first_create_answer(method, url, **kwargs):
+        response = send(method, url, **kwargs)
+        if url.endswith("CreateMultiple") and not dropped:
+            dropped.append(response.status_code)
+            raise requests.ConnectionError("connection reset after the service committed")
+        return response
+
+    monkeypatch.setattr(dv.http, "_send", drop_first_create_answer)
+    outcomes = dv.upsert_many("accounts", accounts(tag, 5), key=["accountnumber"])
+    ids = _ids(dv, tag)
+    assert dropped == [200] and len(ids) == 5
+    assert [o.status for o in outcomes] == ["updated"] * 5
+    assert [o.target_id for o in outcomes] == [ids[f"{tag}-{i:03d}"] for i in range(5)]
+
+
+def test_a_bad_row_among_new_ones_is_isolated_and_the_others_created(dv, tag):
+    rows = accounts(tag, 12)
+    rows[7]["name"] = "x" * 161              # name is String(160): the whole CreateMultiple is refused
+    outcomes = dv.upsert_many("accounts", rows, key=["accountnumber"], batch_size=6)
+    ids = _ids(dv, tag)
+    assert [o.status for o in outcomes] == ["created"] * 7 + ["failed"] + ["created"] * 4
+    assert outcomes[7].error_code == "0x80044331" and f"{tag}-007" not in ids
+    assert [o.target_id for i, o in enumerate(outcomes) if i != 7] == [ids[f"{tag}-{i:03d}"]
+                                                                       for i in range(12) if i != 7]
 
 
 def test_many_keys_are_read_as_the_whole_table_and_a_few_into_a_big_table_by_their_keys(tmp_path, tag):
     """Keys whose filters need several requests: the table's keys are read instead (one page here),
-    unless the table is bigger than those filters, then the filters. 2 requests per 1,000 rows at
-    scale is this at 1 request per batch of 20."""
+    unless the table is bigger than those filters, then the filters."""
     from p2c_sandbox.process import running_sandbox
 
     with running_sandbox(tmp_path) as fresh:
         creds = ClientCredentials(fresh.tenant, fresh.client_id, fresh.client_secret, fresh.authority_host)
         with DataverseClient(fresh.dataverse_url, creds, max_filter_chars=300) as dv:
-            dv.table("accounts")
-            before = dv.stats.snapshot()
             created = dv.upsert_many("accounts", accounts(tag, 60), key=["accountnumber"], batch_size=20)
-            assert dv.stats.since(before).requests == 1 + 3 + 1      # the empty table, 3 batches, 60 keys
-            before = dv.stats.snapshot()
+            sent = _spy(dv)
             updated = dv.upsert_many("accounts", accounts(tag, 60, telephone1="555"), key=["accountnumber"],
                                      batch_size=20)
-            assert dv.stats.since(before).requests == 1 + 3
+            assert sent == [CREATE, KEY_READ] + [UPSERT] * 3    # the 60 keys from one page of the table
         assert {o.status for o in created} == {"created"} and {o.status for o in updated} == {"updated"}
         assert [o.target_id for o in updated] == [o.target_id for o in created]
         with DataverseClient(fresh.dataverse_url, creds, max_filter_chars=300, page_size=5) as small_pages:
             small_pages.table("accounts")
             before = small_pages.stats.snapshot()
-            more = small_pages.upsert_many("accounts", accounts(tag + "N", 8), key=["accountnumber"])
+            more = small_pages.upsert_many("accounts", accounts(tag, 4) + accounts(tag + "N", 4),
+                                           key=["accountnumber"])
             spent = small_pages.stats.since(before).requests
-    assert {o.status for o in more} == {"created"} and all(o.target_id for o in more)
+    assert [o.status for o in more] == ["updated"] * 4 + ["created"] * 4 and all(o.target_id for o in more)
     assert spent < 60 / 5    # fewer requests than one read of the table's 12 pages
