@@ -4,7 +4,8 @@
 `quotes_flow` ...) re-runs one flow; both come from the flow graph, like the assets. The graph runs by
 itself in one of two ways, never both (each would run every flow):
 
-- the schedule `prospect_to_cash_schedule` (default): every 15 minutes (`P2C_SCHEDULE_CRON`) and, as
+- the schedule `prospect_to_cash_schedule` (default): every 15 minutes (`P2C_SCHEDULE_CRON`), one run
+  per legal entity (the assets are partitioned by the `companies` of the overrides file), and, as
   Dagster ships schedules, stopped until someone turns it on: in the UI (Automation) or with
   `P2C_SCHEDULE_ON=1`;
 - declarative automation, with `P2C_AUTOMATION=1`: every asset carries `AutomationCondition.on_cron`
@@ -41,8 +42,8 @@ from p2c_assets.run_report import RunReport, flows_of
 
 EVERYTHING = dg.AssetSelection.assets(*GRAPH.nodes)
 ON = ("1", "true", "yes", "on")
-# every flow reads one service and writes the other: the run queue of a deployment limits runs per flow
-# and per service with these tags (deploy/dagster.yaml, tag_concurrency_limits)
+# every flow reads one service and writes the other: the run queue of a deployment limits runs per service
+# with these tags, and per legal entity with the partition tag Dagster adds (deploy/dagster.yaml)
 SERVICES = {"p2c/dataverse": "true", "p2c/finops": "true"}
 
 prospect_to_cash = dg.define_asset_job("prospect_to_cash", selection=EVERYTHING,
@@ -96,15 +97,24 @@ class Automation:
         condition = dg.AutomationCondition.on_cron(self.cron) if self.declarative else None
         return spec.replace_attributes(freshness_policy=self.freshness(), automation_condition=condition)
 
-    def schedules(self) -> list[dg.ScheduleDefinition]:
+    def schedules(self, companies: list[str]) -> list[dg.ScheduleDefinition]:
+        """One run per legal entity at each tick: the companies sync side by side, and one that fails or
+        lags holds up no other."""
         if self.declarative:
             return []
+
+        def runs_per_company(context: dg.ScheduleEvaluationContext):
+            tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
+            for company in companies:
+                yield dg.RunRequest(run_key=f"{tick}:{company}", partition_key=company)
+
         return [dg.ScheduleDefinition(
             name="prospect_to_cash_schedule", job=prospect_to_cash, cron_schedule=self.cron,
-            description=f"Every flow, on '{self.cron}' (P2C_SCHEDULE_CRON; default every 15 minutes). Stopped "
-                        "until someone turns it on, here or with P2C_SCHEDULE_ON=1: nothing writes to a tenant "
-                        "before `p2c check` and `p2c preview` have been looked at. P2C_AUTOMATION=1 replaces it "
-                        "with declarative automation on the same cron.",
+            execution_fn=runs_per_company,
+            description=f"Every flow, on '{self.cron}' (P2C_SCHEDULE_CRON; default every 15 minutes), one run per "
+                        "legal entity. Stopped until someone turns it on, here or with P2C_SCHEDULE_ON=1: nothing "
+                        "writes to a tenant before `p2c check` and `p2c preview` have been looked at. "
+                        "P2C_AUTOMATION=1 replaces it with declarative automation on the same cron.",
             default_status=dg.DefaultScheduleStatus.RUNNING if self.schedule_on else dg.DefaultScheduleStatus.STOPPED,
         )]
 

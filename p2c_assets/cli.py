@@ -33,15 +33,20 @@ def main() -> None:
 @main.command()
 @click.option("--job", default="prospect_to_cash", show_default=True, help="Job to run (e.g. quotes_flow).")
 @click.option("--full-resync", is_flag=True, help="Write every valid row, even unchanged ones, and reconcile every landed record.")
+@click.option("--company", default=None, metavar="LEGAL_ENTITY",
+              help="Only this legal entity (a partition, e.g. usmf); default: every company of the mapping, one run.")
 @click.option("--verbose", is_flag=True, help="Also print Dagster's own log (with the stack trace of a failed step).")
-def run(job: str, full_resync: bool, verbose: bool) -> None:
+def run(job: str, full_resync: bool, company: str | None, verbose: bool) -> None:
     """Run a job now and print a summary per asset.
+
+    Runs of different legal entities (`--company`) may go at the same time, from several shells or
+    machines sharing the ledger; two runs of one flow in the same legal entity take turns.
 
     Exit code 0: synced, possibly with warnings (printed); 1: something failed to sync (a failed step or
     a failed check of severity ERROR); 2: a configuration or connection error (bad overrides file,
     service unreachable, credentials refused).
     """
-    sys.exit(run_job(job, full_resync=full_resync, verbose=verbose))
+    sys.exit(run_job(job, full_resync=full_resync, company=company, verbose=verbose))
 
 
 @main.command()
@@ -209,10 +214,10 @@ def _wait_healthy(timeout_s: float = 30) -> None:
     raise click.ClickException("the sandbox did not start; is another process using ports 8801/8802?")
 
 
-def run_job(job: str, *, full_resync: bool = False, verbose: bool = False) -> int:
-    """Execute a job in-process on the Dagster instance (DAGSTER_HOME) and print its summary; returns
-    the exit code (see `p2c run`)."""
-    problem = _setup_problem()
+def run_job(job: str, *, full_resync: bool = False, company: str | None = None, verbose: bool = False) -> int:
+    """Execute a job in-process on the Dagster instance (DAGSTER_HOME), for one legal entity or all of
+    them, and print its summary; returns the exit code (see `p2c run`)."""
+    problem = _setup_problem(company)
     if problem:
         click.echo(f"configuration error: {problem}")
         return 2
@@ -227,7 +232,7 @@ def run_job(job: str, *, full_resync: bool = False, verbose: bool = False) -> in
     # a failed step's stack trace stays in the run's log (the UI) unless asked for: the summary names the cause
     # a full resync rewrites every record: it reconciles every landed record too, against the whole target
     result = execute(job, instance=instance, full_resync=full_resync, log_level="DEBUG" if verbose else "CRITICAL",
-                     tags={RECONCILE_TAG: "full"} if full_resync else None)
+                     tags={RECONCILE_TAG: "full"} if full_resync else None, company=company)
     report = RunReport.read(instance, result.run_id)
     ledger = Ledger.from_env()
     ledger.upgrade()
@@ -236,14 +241,15 @@ def run_job(job: str, *, full_resync: bool = False, verbose: bool = False) -> in
     return report.exit_code
 
 
-def _setup_problem() -> str | None:
-    """A wrong overrides file, or a tenant's URL without its app registration settings: found before
-    a run starts, since no step could succeed."""
+def _setup_problem(company: str | None = None) -> str | None:
+    """A wrong overrides file, a legal entity it does not map, or a tenant's URL without its app
+    registration settings: found before a run starts, since no step could succeed."""
     from p2c_assets.connectors.environment import dataverse_client, finops_client
+    from p2c_assets.execution import partition_tags
     from p2c_assets.flows.settings import load_settings
 
     try:
-        load_settings()
+        partition_tags(list(load_settings().companies), company)
         dataverse_client().close()
         finops_client().close()
     except ValueError as exc:  # TemplateConfigError included

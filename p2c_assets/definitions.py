@@ -6,8 +6,9 @@ import dagster as dg
 
 from p2c_assets.automation import Automation, flow_jobs, prospect_to_cash, retry_failed
 from p2c_assets.defs.assets import build_assets
-from p2c_assets.defs.checks import CHECKS
+from p2c_assets.defs.checks import build_checks
 from p2c_assets.defs.graph import GRAPH
+from p2c_assets.defs.partitions import LegalEntityFrames
 from p2c_assets.defs.resources import build_resources
 from p2c_assets.flows.settings import load_settings
 
@@ -21,11 +22,11 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     automation = Automation.from_env()
     return dg.Definitions(
         assets=dg.map_asset_specs(automation.apply, build_assets(GRAPH, settings)),
-        asset_checks=CHECKS,
+        asset_checks=build_checks(settings.companies),
         jobs=[prospect_to_cash, retry_failed, *flow_jobs],
-        schedules=automation.schedules(),
+        schedules=automation.schedules(list(settings.companies)),
         sensors=automation.sensors(),
-        resources=resources or build_resources(),
+        resources={"io_manager": LegalEntityFrames(), **(resources or build_resources())},
         executor=executor_from_env(),
     )
 

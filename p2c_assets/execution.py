@@ -10,11 +10,13 @@ from p2c_assets.run_report import RunReport
 
 def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
             instance: dg.DagsterInstance | None = None, log_level: str = "WARNING",
-            tags: dict[str, str] | None = None, **config) -> dg.ExecuteInProcessResult:
+            tags: dict[str, str] | None = None, company: str | None = None, **config) -> dg.ExecuteInProcessResult:
     """`config` (full_resync, max_problem_share, min_problem_rows) goes to every target asset the job
     selects; `full_resync` also makes the source assets read everything again. `tags` go on the run,
-    beside the job's own."""
+    beside the job's own. The run covers one legal entity (`company`, a partition), or every mapped
+    company when None (one run over the whole range of partitions)."""
     from p2c_assets.definitions import build_definitions
+    from p2c_assets.flows.settings import load_settings
 
     job_def = build_definitions(resources).resolve_job_def(job)
     selected = set(job_def.graph.node_names())
@@ -24,7 +26,18 @@ def execute(job: str = "prospect_to_cash", *, resources: dict | None = None,
         ops.update({node.op_name: {"config": {"full_refresh": True}} for node in nodes if node.role == "source"})
     run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": log_level}}}}
     return job_def.execute_in_process(run_config=run_config, instance=instance or dg.DagsterInstance.ephemeral(),
-                                      tags=tags, raise_on_error=False)
+                                      tags={**partition_tags(list(load_settings().companies), company), **(tags or {})},
+                                      raise_on_error=False)
+
+
+def partition_tags(companies: list[str], company: str | None) -> dict[str, str]:
+    """The run tags of one legal entity's partition, or of the range over all of them."""
+    if company is not None:
+        if company not in companies:
+            raise ValueError(f"legal entity {company!r} is not in 'companies' (p2c_flows.yaml): use one of "
+                             f"{', '.join(companies)}")
+        return {"dagster/partition": company}
+    return {"dagster/asset_partition_range_start": companies[0], "dagster/asset_partition_range_end": companies[-1]}
 
 
 def materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict]:

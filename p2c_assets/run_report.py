@@ -116,11 +116,12 @@ class RunReport:
             if event is None:
                 continue
             kind = event.event_type
-            if kind == dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
-                planned.append(event.asset_key.to_user_string())
+            if kind == dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED:  # once per legal entity of the run
+                if event.asset_key.to_user_string() not in planned:
+                    planned.append(event.asset_key.to_user_string())
             elif kind == dg.DagsterEventType.STEP_START:
                 started.add(event.step_key)
-            elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            elif kind == dg.DagsterEventType.ASSET_MATERIALIZATION:  # per legal entity, each with the run's metadata
                 materialization = event.event_specific_data.materialization
                 materialized[materialization.asset_key.to_user_string()] = {
                     k: v.value for k, v in materialization.metadata.items()}

@@ -11,6 +11,10 @@ from p2c_assets.automation import run_alerts
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.execution import execute
 
+# `dagster job execute` options for a run over every legal entity of the default mapping (usmf, demf)
+EVERY_COMPANY = ["--tags", json.dumps({"dagster/asset_partition_range_start": "usmf",
+                                       "dagster/asset_partition_range_end": "demf"})]
+
 
 # what a Sales account needs to sync to usmf: its business unit and currency, bound by alternate key
 USMF = {"owningbusinessunit@odata.bind": "/businessunits(name='USMF Sales')",

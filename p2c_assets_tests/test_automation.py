@@ -18,12 +18,14 @@ from p2c_assets.execution import execute
 from p2c_assets_tests.helpers import Webhook, alert_tick
 
 
-def test_schedule_requests_prospect_to_cash_every_quarter_hour():
+def test_schedule_requests_prospect_to_cash_every_quarter_hour_one_run_per_legal_entity():
     schedule = defs.resolve_schedule_def("prospect_to_cash_schedule")
-    context = dg.build_schedule_context()
-    [request] = schedule.evaluate_tick(context).run_requests
+    context = dg.build_schedule_context(repository_def=defs.get_repository_def(),
+                                        scheduled_execution_time=dt.datetime(2026, 3, 2, 9, 15, tzinfo=dt.timezone.utc))
+    usmf, demf = schedule.evaluate_tick(context).run_requests
     assert schedule.job_name == "prospect_to_cash" and schedule.cron_schedule == "*/15 * * * *"
-    assert request.run_config == {}
+    assert (usmf.partition_key, demf.partition_key) == ("usmf", "demf")
+    assert (usmf.run_key, usmf.run_config) == ("2026-03-02T09:15:usmf", {})
     assert "P2C_SCHEDULE_ON" in schedule.description
 
 
@@ -65,7 +67,7 @@ def test_declarative_automation_replaces_the_schedule_and_requests_every_flow_at
         before = dg.evaluate_automation_conditions(definitions, instance, evaluation_time=moment)
         tick = dg.evaluate_automation_conditions(definitions, instance, cursor=before.cursor,
                                                  evaluation_time=moment + dt.timedelta(minutes=9))  # 9:15 passed
-    assert (before.total_requested, tick.total_requested) == (0, 22)  # every asset of the seven flows
+    assert (before.total_requested, tick.total_requested) == (0, 44)  # every asset of the seven flows, per company
 
 
 def test_schedule_and_automation_together_stop_the_load(monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 
 from p2c_assets.connectors import FinOpsClient
 from p2c_assets.engine.ledger import Ledger
-from p2c_assets_tests.helpers import USMF
+from p2c_assets_tests.helpers import USMF, new_accounts
 
 COMPANY = (20, 13)  # the seeded sandbox of this module: scale, seed (conftest.company)
 
@@ -22,12 +22,16 @@ def state_url(tmp_path_factory):
     return f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.db'}"
 
 
-def p2c_run(company, state_url: str, **env) -> subprocess.Popen:
+def p2c_run(company, state_url: str, *options: str, **env) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "p2c_assets.cli", "run", "--job", "accounts_flow"],
+        [sys.executable, "-m", "p2c_assets.cli", "run", "--job", "accounts_flow", *options],
         env={**os.environ, "DATAVERSE_URL": company.dataverse_url, "FINOPS_URL": company.finops_url,
              "AZURE_AUTHORITY_HOST": company.authority_host, "P2C_STATE_URL": state_url, **env},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+DEMF = {"owningbusinessunit@odata.bind": "/businessunits(name='DEMF Sales')",
+        "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='EUR')"}
 
 
 def finished(process: subprocess.Popen) -> tuple[int, str]:
@@ -67,7 +71,7 @@ def test_a_run_that_finds_its_flow_held_says_which_run_holds_it_and_writes_nothi
     dv.upsert_many("accounts", [{"accountnumber": n, "name": f"Held customer {n}", **USMF} for n in numbers],
                    key=["accountnumber"])
     ledger = Ledger(state_url)
-    with ledger.running("accounts") as holder:  # a run in progress elsewhere
+    with ledger.running("accounts", companies=["usmf"]) as holder:  # a usmf run in progress elsewhere
         code, output = finished(p2c_run(company, state_url, P2C_LOCK_WAIT_S="1"))
         ledger.finish_run(holder, {})
 
@@ -80,3 +84,21 @@ def test_a_run_that_finds_its_flow_held_says_which_run_holds_it_and_writes_nothi
     code, output = finished(p2c_run(company, state_url))  # once the flow is free, the next run lands them
     assert code == 0, output
     assert {n: customers_per_account(fo).get(n) for n in numbers} == {n: 1 for n in numbers}
+
+
+def test_a_legal_entity_syncs_while_another_ones_run_of_the_flow_holds_it(company, clients, state_url):
+    dv, fo = clients
+    usmf = new_accounts(dv, "SIDE-US", 2)
+    demf = [f"SIDE-DE-{i}" for i in range(2)]
+    dv.upsert_many("accounts", [{"accountnumber": n, "name": f"Side customer {n}", **DEMF} for n in demf],
+                   key=["accountnumber"])
+    ledger = Ledger(state_url)
+    with ledger.running("accounts", companies=["usmf"]) as holder:  # a usmf run in progress elsewhere
+        demf_code, demf_output = finished(p2c_run(company, state_url, "--company", "demf", P2C_LOCK_WAIT_S="1"))
+        usmf_code, usmf_output = finished(p2c_run(company, state_url, "--company", "usmf", P2C_LOCK_WAIT_S="1"))
+        ledger.finish_run(holder, {})
+
+    assert demf_code == 0, demf_output
+    assert usmf_code == 1 and f"is being synced by ledger run {holder}" in usmf_output
+    landed = customers_per_account(fo)
+    assert {n: landed.get(n) for n in demf + usmf} == {**{n: 1 for n in demf}, **{n: None for n in usmf}}

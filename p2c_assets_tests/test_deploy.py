@@ -11,6 +11,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from p2c_assets_tests.helpers import EVERY_COMPANY
 from p2c_assets_tests.postgres import PostgresServer, find_bindir
 from p2c_sandbox.process import seeded_sandbox
 
@@ -46,7 +47,7 @@ def test_a_run_on_the_deployment_instance_is_kept_in_postgresql(postgres, tenant
            "AZURE_TENANT_ID": tenant.tenant, "AZURE_CLIENT_ID": tenant.client_id,
            "AZURE_CLIENT_SECRET": tenant.client_secret, "P2C_STATE_URL": postgres.create_database()}
     done = subprocess.run([sys.executable, "-m", "dagster", "job", "execute", "-m", "p2c_assets.definitions",
-                           "-j", "accounts_flow"], env=env, capture_output=True, text=True, timeout=600)
+                           "-j", "accounts_flow", *EVERY_COMPANY], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
 
     for name, value in instance_env.items():

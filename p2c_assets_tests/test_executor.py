@@ -9,6 +9,7 @@ import sys
 import dagster as dg
 import pytest
 
+from p2c_assets_tests.helpers import EVERY_COMPANY
 from p2c_sandbox.process import seeded_sandbox
 
 
@@ -29,7 +30,7 @@ def environment(tenant, tmp_path, **env) -> dict:
 def test_the_multiprocess_executor_runs_each_step_in_its_own_process_and_lands_the_flow(tenant, tmp_path):
     env = environment(tenant, tmp_path, P2C_EXECUTOR="multiprocess", P2C_MAX_CONCURRENT="2")
     done = subprocess.run([sys.executable, "-m", "dagster", "job", "execute", "-m", "p2c_assets.definitions",
-                           "-j", "accounts_flow"], env=env, capture_output=True, text=True, timeout=600)
+                           "-j", "accounts_flow", *EVERY_COMPANY], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     instance = dg.DagsterInstance.from_config(str(tmp_path))
     [run] = instance.get_runs()
@@ -37,10 +38,10 @@ def test_the_multiprocess_executor_runs_each_step_in_its_own_process_and_lands_t
     events = instance.all_logs(run.run_id)
     workers = {e.step_key for e in events if e.dagster_event and e.dagster_event.event_type_value == "STEP_WORKER_STARTED"}
     assert {"sales__accounts", "fo__customers"} <= workers
-    [customers] = [e.dagster_event.event_specific_data.materialization for e in events
-                   if e.dagster_event and e.dagster_event.is_step_materialization
-                   and e.dagster_event.asset_key == dg.AssetKey(["fo", "customers"])]
-    assert customers.metadata["rows_created"].value > 0
+    usmf, demf = [e.dagster_event.event_specific_data.materialization for e in events
+                  if e.dagster_event and e.dagster_event.is_step_materialization
+                  and e.dagster_event.asset_key == dg.AssetKey(["fo", "customers"])]
+    assert {usmf.partition, demf.partition} == {"usmf", "demf"} and usmf.metadata["rows_created"].value > 0
     instance.dispose()
 
 

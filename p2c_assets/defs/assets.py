@@ -13,6 +13,7 @@ from pydantic import Field
 
 from p2c_assets.defs import lineage
 from p2c_assets.defs.graph import AssetNode, FlowGraph
+from p2c_assets.defs.partitions import assign_partitions, legal_entity_partitions, run_companies
 from p2c_assets.defs.reporting import report_metadata, source_check, target_checks
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.engine.extract import extract_changes
@@ -63,6 +64,7 @@ def _common(node: AssetNode, graph: FlowGraph, settings: Settings) -> dict:
     """What source and target assets declare alike: identity, lineage, and what the UI says about them."""
     return dict(
         key=node.key, group_name=node.group, kinds=KINDS[node.system], owners=OWNERS, pool=POOLS[node.system],
+        partitions_def=legal_entity_partitions(settings.companies),
         tags=lineage.tags(node, graph), description=lineage.description(node, graph, settings),
         ins={graph.nodes[k].op_name: dg.AssetIn(k) for k in node.inputs}, deps=node.deps,
         metadata={"entity_set": node.entity_set, "flows": ", ".join(node.flows),
@@ -86,17 +88,22 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
                      finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
                      **inputs: pd.DataFrame):
         settings = flow_settings.get()
-        source = settings.templates[owner].source
+        template = settings.templates[owner]
+        source = template.source
+        chosen = run_companies(context, settings.companies)
         client = client_for(node.system, dataverse, finops)
         before = client.stats.requests
         headers = next(iter(inputs.values()), None)
         if headers is not None and settings.templates[header_flow].row_filter:
             # only lines of headers the header flow sends (orders Confirmed or later, ...)
             headers = headers.query(settings.templates[header_flow].row_filter)
-        # only what changed where the service keeps a change feed (Dataverse), in full otherwise (F&O)
+        # only what changed where the service keeps a change feed (Dataverse), in full otherwise (F&O);
+        # F&O reads only the run's legal entities, unless the first company of all must win
         frame, mode = extract_changes(client, source, ledger=ledger.get(), name=node.name,
-                                      companies=settings.companies, headers=headers, full=config.full_refresh)
-        context.log.info(f"{node.name}: {len(frame)} rows, {mode}")
+                                      companies=settings.companies if source.first_company_wins else chosen,
+                                      headers=headers, full=config.full_refresh)
+        frame = assign_partitions(frame, template, settings.companies, chosen)
+        context.log.info(f"{node.name} ({', '.join(chosen)}): {len(frame)} rows, {mode}")
         yield dg.Output(frame, metadata={
             "dagster/row_count": len(frame),
             "dagster/column_schema": lineage.observed_columns(columns, frame),
@@ -134,12 +141,13 @@ def build_target_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
                                          f"live service; nothing was written. {problems[0]}",
                              metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems))})
         client = client_for(node.system, dataverse, finops)
+        companies = run_companies(context, settings.companies)
         reports = []
         for flow in node.flows:
             if context.run.tags.get(RETRY_PARKED_TAG) == "true":
                 context.log.info(f"{flow}: {ledger.get().unpark(flow)} parked rows unparked")
             report = sync(settings.templates[flow], frames[sources[flow]], client=client, ledger=ledger.get(),
-                          companies=settings.companies, full=config.full_resync,
+                          companies=companies, full=config.full_resync,
                           dagster_run_id=context.run.run_id)
             context.log.info(f"{flow}: {dict(report.counts)} in {report.duration_s:.1f}s, {report.requests} requests")
             reports.append(report)

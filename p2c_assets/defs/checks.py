@@ -13,6 +13,7 @@ import pandas as pd
 
 from p2c_assets.defs.assets import client_for
 from p2c_assets.defs.graph import GRAPH, AssetNode, asset_key as key
+from p2c_assets.defs.partitions import legal_entity_partitions, run_companies
 from p2c_assets.defs.reporting import table
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.connectors.protocol import AnyOf
@@ -24,10 +25,11 @@ QUOTATIONS = key("fo", "quotations")
 ORDER_LINES = key("sales", "order_lines")
 
 
-@dg.asset_check(asset=QUOTATIONS, name="customer_exists", blocking=False,
-                description="every F&O quotation's customer exists as an F&O customer")
-def quotation_customer_exists(finops: FinOpsResource, flow_settings: FlowSettingsResource) -> dg.AssetCheckResult:
-    client, companies = finops.get_client(), sorted(flow_settings.get().companies)
+def quotation_customer_exists(context: dg.AssetCheckExecutionContext, finops: FinOpsResource,
+                              flow_settings: FlowSettingsResource) -> dg.AssetCheckResult:
+    """Every F&O quotation's customer exists as an F&O customer, in the run's legal entities."""
+    client = finops.get_client()
+    companies = sorted(run_companies(context.op_execution_context, flow_settings.get().companies))
     quotes = client.read("CDSSalesQuotationHeaders", select=["dataAreaId", "SalesQuotationNumber",
                                                                "RequestingCustomerAccountNumber"],
                          companies=companies)
@@ -38,9 +40,9 @@ def quotation_customer_exists(finops: FinOpsResource, flow_settings: FlowSetting
                                                               "sample": table(missing)})
 
 
-@dg.asset_check(asset=ORDER_LINES, name="product_exists", blocking=False,
-                description="every synced Sales order line (other than Freight Tax) points at an existing product")
 def order_line_product_exists(dataverse: DataverseResource) -> dg.AssetCheckResult:
+    """Every synced Sales order line (other than Freight Tax) points at an existing product (Sales
+    orders belong to no legal entity on the Dataverse side: every line is read)."""
     client = dataverse.get_client()
     lines = client.read("salesorderdetails", select=["msdynce_ordernumber", "sequencenumber", "_productid_value",
                                                      "msdynce_ismisctax"],
@@ -52,7 +54,7 @@ def order_line_product_exists(dataverse: DataverseResource) -> dg.AssetCheckResu
                                                               "sample": table(missing)})
 
 
-def build_reconciliation(node: AssetNode) -> dg.AssetChecksDefinition:
+def build_reconciliation(node: AssetNode, partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
     """One `reconciliation` check per target asset; its source frames come in as `first` (and `second`).
 
     Scoped to the records this Dagster run wrote unless the run carries `RECONCILE_TAG: full`: a
@@ -62,7 +64,7 @@ def build_reconciliation(node: AssetNode) -> dg.AssetChecksDefinition:
     names = list(dict.fromkeys(sources.values()))
     ins = {param: dg.AssetIn(name) for param, name in zip(("first", "second"), names)}
     decorate = dg.asset_check(
-        asset=node.key, name="reconciliation", additional_ins=ins, blocking=False,
+        asset=node.key, name="reconciliation", additional_ins=ins, blocking=False, partitions_def=partitions,
         description="the target holds what the source says, key by key on the mapped fields, for every "
                     "record this run wrote (every record the ledger says landed, with the run tag "
                     f"{RECONCILE_TAG}: full); records whose source is gone are reported as orphans")
@@ -72,7 +74,8 @@ def build_reconciliation(node: AssetNode) -> dg.AssetChecksDefinition:
         full = context.run.tags.get(RECONCILE_TAG) == "full"
         result = reconcile([(settings.templates[flow], frames[source]) for flow, source in sources.items()],
                            client=client_for(node.system, dataverse, finops), ledger=ledger.get(),
-                           companies=settings.companies, dagster_run_id=None if full else context.run.run_id)
+                           companies=run_companies(context.op_execution_context, settings.companies),
+                           dagster_run_id=None if full else context.run.run_id)
         found = result.differences
         mode = "full: every landed record, against the whole target" if result.full else (
             f"{result.compared} records written in this run, read back by key" if result.compared
@@ -95,5 +98,14 @@ def build_reconciliation(node: AssetNode) -> dg.AssetChecksDefinition:
     return reconciliation
 
 
-CHECKS = [quotation_customer_exists, order_line_product_exists,
-          *(build_reconciliation(node) for node in GRAPH.nodes.values() if node.role == "target")]
+def build_checks(companies: dict[str, str]) -> list[dg.AssetChecksDefinition]:
+    """The cross-asset checks, partitioned like the assets (each run checks its legal entities)."""
+    partitions = legal_entity_partitions(companies)
+    return [
+        dg.asset_check(asset=QUOTATIONS, name="customer_exists", blocking=False, partitions_def=partitions,
+                       description="every F&O quotation's customer exists as an F&O customer")(quotation_customer_exists),
+        dg.asset_check(asset=ORDER_LINES, name="product_exists", blocking=False, partitions_def=partitions,
+                       description="every synced Sales order line (other than Freight Tax) points at an existing "
+                                   "product")(order_line_product_exists),
+        *(build_reconciliation(node, partitions) for node in GRAPH.nodes.values() if node.role == "target"),
+    ]

@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from p2c_assets.defs.partitions import PARTITION
 from p2c_assets.defs.graph import AssetNode, FlowGraph
 from p2c_assets.flows import TEMPLATES
 from p2c_assets.flows.footprint import column_of
@@ -306,7 +307,9 @@ def _narrative(t: FlowTemplate) -> list[str]:
 
 def observed_columns(defined: dg.TableSchema, frame: pd.DataFrame) -> dg.TableSchema:
     """The columns a materialization really holds, typed from the data, described as defined."""
-    known = {c.name: c for c in defined.columns}
+    known = {c.name: c for c in defined.columns} | {PARTITION: dg.TableColumn(
+        PARTITION, "string", description="The legal entity (partition) the row belongs to: the one its business "
+                                         "unit maps to, or that it names (added by p2c, not read from the service).")}
     return dg.TableSchema(columns=[
         dg.TableColumn(str(name), KINDS.get(kind := pd.api.types.infer_dtype(frame[name], skipna=True), kind),
                        description=known[name].description if name in known else None,

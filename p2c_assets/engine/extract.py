@@ -15,8 +15,11 @@ from __future__ import annotations
 import pandas as pd
 
 from p2c_assets.connectors.protocol import DeltaTokenExpired, ServiceClient, fold
+from p2c_assets.engine.ledger.cursors import DELTA_LINK
 from p2c_assets.engine.references import References
 from p2c_assets.flows.template import HeaderJoin, Lookup, Source
+
+MAX_READS = 5  # reads of a source whose delta link parallel runs keep moving
 
 
 def extract(client: ServiceClient, source: Source, *, companies: dict[str, str],
@@ -29,8 +32,25 @@ def extract(client: ServiceClient, source: Source, *, companies: dict[str, str],
 
 def extract_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],
                     headers: pd.DataFrame | None = None, full: bool = False) -> tuple[pd.DataFrame, str]:
-    """The whole current source, reading only what changed where the service can say; (frame, mode)."""
-    link = None if full else ledger.get_cursor(name, "delta_link")
+    """The whole current source, reading only what changed where the service can say; (frame, mode).
+
+    The stored rows and the delta link move together, and only from the link this read started at
+    (`Ledger.advance_source`): when a parallel run of another legal entity moved them first, this one
+    reads again from where that one stopped."""
+    for _ in range(MAX_READS):
+        at = ledger.get_cursor(name, DELTA_LINK)
+        extracted = _read_changes(client, source, ledger=ledger, name=name, companies=companies, at=at, full=full)
+        if extracted is not None:
+            frame, mode = extracted
+            return _finish(frame, source, companies, headers), mode
+    raise RuntimeError(f"{name}: other runs kept moving its delta link; {MAX_READS} reads did not settle")
+
+
+def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],
+                  at: str | None, full: bool) -> tuple[pd.DataFrame, str] | None:
+    """One read from the delta link `at` (in full without one, or when `full`), stored; None when another
+    run moved the link meanwhile."""
+    link = None if full else at
     mode = "full (requested)" if full else "full (first run)"
     read = {"select": list(source.select), "filter": source.filter, "companies": sorted(companies)}
     delta = None
@@ -45,17 +65,16 @@ def extract_changes(client: ServiceClient, source: Source, *, ledger, name: str,
         delta = client.read_since(source.entity_set, **read)
     rows = _resolve(delta.rows, source, References(client))
     if delta.delta_link is None:  # no change feed: this read is the whole source, and nothing can resume it
-        return _finish(rows, source, companies, headers), "full"
+        return rows, "full"
     by_id = _by_id(rows, client.id_column(source.entity_set))
-    if incremental:
-        ledger.save_source(name, by_id, removed=[*delta.changed_ids, *delta.deleted_ids])
-    else:
-        ledger.save_source(name, by_id, replace=True)
-    ledger.set_cursor(name, "delta_link", delta.delta_link)
+    removed = [*delta.changed_ids, *delta.deleted_ids] if incremental else ()
+    if not ledger.advance_source(name, by_id, after=at, to=delta.delta_link, removed=removed,
+                                 replace=not incremental):
+        return None
     stored = pd.DataFrame.from_records(ledger.load_source(name))
     stored = stored.reindex(columns=list(dict.fromkeys([*source.select, *(l.into for l in source.lookups),
                                                         *stored.columns])))
-    return _finish(stored, source, companies, headers), mode
+    return stored, mode
 
 
 def _resolve(frame: pd.DataFrame, source: Source, references: References) -> pd.DataFrame:

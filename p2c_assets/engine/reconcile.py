@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from p2c_assets.connectors.protocol import AnyOf, ServiceClient
+from p2c_assets.connectors.protocol import AnyOf, ServiceClient, fold
 from p2c_assets.engine.diff import compare, target_snapshot
 from p2c_assets.engine.keys import SEPARATOR, KeyIndex, record_keys
 from p2c_assets.engine.ledger import Ledger
@@ -49,12 +49,16 @@ class Reconciliation:
 def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: ServiceClient, ledger: Ledger,
               companies: dict[str, str], dagster_run_id: str | None = None) -> Reconciliation:
     """Compare each flow's landed records (template, source frame) with what the target holds: all of
-    them, or with `dagster_run_id` only those that Dagster run wrote (see the module docstring)."""
+    them, or with `dagster_run_id` only those that Dagster run wrote (see the module docstring); the
+    records of the legal entities in `companies` (the run's partitions) only."""
     found, compared = [], 0
+    ours = {fold(company) for company in companies}
     for template, source in flows:
         mapped = map_rows(template, source, companies)
         keys = record_keys(mapped, template.target.key)
-        landed = {k for k, s in ledger.states(template.name).items() if s.outcome in LANDED}
+        # the companies' records only: a run of one legal entity says nothing about another's
+        landed = {k for k, s in ledger.states(template.name).items()
+                  if s.outcome in LANDED and fold(s.legal_entity or "") in ours}
         gone = set() if template.handover else landed - set(keys)
         if dagster_run_id is None:
             target = target_snapshot(template, client, companies)

@@ -83,10 +83,11 @@ class Plan:
 def sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient, ledger: Ledger,
          companies: dict[str, str], dry_run: bool = False, full: bool = False,
          dagster_run_id: str | None = None, batch_size: int = 1000) -> SyncReport:
-    """A real run holds its flow and its ledger run from its first read of the ledger to its last record,
-    so a second run of the flow waits for it (`Ledger.running`), and a run that raises ends as failed
+    """A real run holds its flow (in its `companies`) and its ledger run from its first read of the ledger
+    to its last record, so a second run of the flow there waits for it (`Ledger.running`), and a run that raises ends as failed
     instead of "running" forever. A dry run changes nothing in the ledger and takes neither."""
-    with nullcontext() if dry_run else ledger.running(template.name, dagster_run_id=dagster_run_id) as run_id:
+    with nullcontext() if dry_run else ledger.running(template.name, dagster_run_id=dagster_run_id,
+                                                      companies=companies) as run_id:
         return _sync(template, source, client=client, ledger=ledger, companies=companies, dry_run=dry_run,
                      full=full, batch_size=batch_size, run_id=run_id)
 

@@ -138,7 +138,8 @@ def test_resources_show_the_environments_a_run_talks_to_and_secrets_by_name_only
 
 
 def test_every_job_carries_the_tags_the_deployment_run_queue_limits():
-    """deploy/dagster.yaml limits runs per flow and per service by these tags."""
+    """deploy/dagster.yaml limits runs per legal entity (the partition Dagster tags every run of a
+    partitioned job with) and per service (the jobs' own tags)."""
     import yaml
     from pathlib import Path
 
@@ -150,4 +151,5 @@ def test_every_job_carries_the_tags_the_deployment_run_queue_limits():
     for job in definitions.resolve_all_job_defs():
         if job.name.startswith("__"):
             continue
-        assert limited <= set(job.tags), (job.name, job.tags)
+        assert job.partitions_def is not None and list(job.partitions_def.get_partition_keys()) == ["usmf", "demf"]
+        assert limited - {"dagster/partition"} <= set(job.tags), (job.name, job.tags)

@@ -106,10 +106,13 @@ def small_company(tmp_path_factory):
 def test_a_run_records_the_columns_the_data_really_has(small_company, tmp_path):
     result = execute("accounts_flow", resources=sandbox_resources(small_company, tmp_path / "state.db"))
     assert result.success
-    [materialization] = [e.materialization for e in result.get_asset_materialization_events()
-                         if e.materialization.asset_key == ACCOUNTS]
+    # one materialization per legal entity of the run, each with what the run read
+    usmf, demf = [e.materialization for e in result.get_asset_materialization_events()
+                  if e.materialization.asset_key == ACCOUNTS]
+    assert {usmf.partition, demf.partition} == {"usmf", "demf"} and usmf.metadata == demf.metadata
     frame = result.output_for_node("sales__accounts")
-    columns = {c.name: c for c in materialization.metadata["dagster/column_schema"].schema.columns}
-    assert list(columns) == list(frame.columns) and len(columns) == 17
+    columns = {c.name: c for c in usmf.metadata["dagster/column_schema"].schema.columns}
+    assert list(columns) == list(frame.columns) and len(columns) == 18
+    assert columns["p2c_partition"].description.startswith("The legal entity (partition)")
     assert columns["creditlimit"].type == "decimal" and columns["name"].type == "string"
     assert columns["name"].description.startswith("Type the company or business name")

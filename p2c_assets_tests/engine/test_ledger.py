@@ -13,6 +13,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from p2c_assets.engine.ledger import MIGRATIONS, VERSION_TABLE, Ledger, RecordOutcome
+from p2c_assets.engine.ledger.cursors import DELTA_LINK
 from p2c_assets.engine.ledger.tables import runs
 from p2c_assets.history import history_text
 
@@ -125,20 +126,22 @@ def test_unchanged_runs_add_no_events_but_mark_records_seen(ledger):
     assert last_runs == [second]
 
 
-def test_cursors_are_kept_per_flow_and_name(ledger):
-    assert ledger.get_cursor(FLOW, "delta") is None
-    ledger.set_cursor(FLOW, "delta", "https://org/api/data/v9.2/accounts?$deltatoken=1")
-    ledger.set_cursor(FLOW, "delta", "https://org/api/data/v9.2/accounts?$deltatoken=2")
-    ledger.set_cursor("contacts", "delta", "token-c")
-    ledger.set_cursor(FLOW, "modifiedon", "2025-01-01T00:00:00Z")
+def test_source_rows_and_delta_link_move_together_and_only_from_where_they_were(ledger):
+    link = "https://org/api/data/v9.2/accounts?$deltatoken={}"
+    assert ledger.get_cursor("sales/accounts", DELTA_LINK) is None
+    assert ledger.advance_source("sales/accounts", {"a1": {"name": "A"}}, after=None, to=link.format(1), replace=True)
+    assert ledger.advance_source("sales/contacts", {"c1": {"fullname": "C"}}, after=None, to="token-c", replace=True)
+    # a run of another legal entity read from token 1 too and moved on first: this one's older read is refused
+    assert ledger.advance_source("sales/accounts", {"a2": {"name": "B"}}, after=link.format(1), to=link.format(2))
+    assert not ledger.advance_source("sales/accounts", {"a2": {"name": "stale"}}, after=link.format(1),
+                                     to=link.format(3), removed=["a1"])
 
-    assert ledger.get_cursor(FLOW, "delta").endswith("deltatoken=2")
-    assert ledger.get_cursor("contacts", "delta") == "token-c"
-    assert ledger.get_cursor(FLOW, "modifiedon") == "2025-01-01T00:00:00Z"
-
-    ledger.set_cursor(FLOW, "delta", None)  # an expired token: the next run starts over
-    assert ledger.get_cursor(FLOW, "delta") is None
-    assert ledger.get_cursor("contacts", "delta") == "token-c"
+    assert ledger.get_cursor("sales/accounts", DELTA_LINK) == link.format(2)
+    assert ledger.load_source("sales/accounts") == [{"name": "A"}, {"name": "B"}]
+    assert ledger.get_cursor("sales/contacts", DELTA_LINK) == "token-c"
+    assert ledger.advance_source("sales/accounts", {"a3": {"name": "C"}}, after=link.format(2), to=link.format(3),
+                                 replace=True)  # a full read replaces every row
+    assert ledger.load_source("sales/accounts") == [{"name": "C"}]
 
 
 def test_bad_input_names_the_record_and_the_field(ledger):

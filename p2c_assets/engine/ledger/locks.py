@@ -5,6 +5,11 @@ send the same new records; the target answers the second with "already exists" a
 rows that landed as failed. So a run holds its flow from its first read of the ledger to its last
 record, and a second run waits for it, or stops saying which run holds the flow.
 
+A flow is held per legal entity: a run names the companies it syncs and holds the flow in each of
+them (`accounts@usmf`), so runs of different legal entities (partitions) go side by side, and a run
+over every company waits for, and holds off, each one-company run of the flow. A run that names no
+company (a test, a script) holds the flow in every one.
+
 How: the lock lives in the ledger's own database, so it holds for every process that shares the
 ledger (several machines with PostgreSQL). `p2c_flow_locks` has one row per flow naming the run that
 took it last; that run holds the flow while it is running and alive (see `runs.died`: its pid on its
@@ -23,7 +28,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -42,12 +47,13 @@ log = logging.getLogger(__name__)
 class FlowLocked(RuntimeError):
     """Another run held the flow for longer than this one would wait; this one wrote nothing of it."""
 
-    def __init__(self, flow: str, holder: RunSummary, waited_s: float):
+    def __init__(self, flow: str, holder: RunSummary, waited_s: float, companies: tuple[str, ...] = ()):
         self.flow, self.holder, self.waited_s = flow, holder, waited_s
+        where = f" (legal entities {', '.join(companies)})" if companies else ""
         super().__init__(
             f"flow {flow!r} is being synced by ledger run {holder.id} on host {holder.host} (pid {holder.pid}), "
             f"started {holder.started_at:%Y-%m-%d %H:%M:%S} UTC; gave up after waiting {waited_s:g} s "
-            f"({WAIT_ENV}). Nothing of this flow was written by this run; see `p2c history --flow {flow}`."
+            f"({WAIT_ENV}). Nothing of this flow was written by this run{where}; see `p2c history --flow {flow}`."
         )
 
 
@@ -57,15 +63,16 @@ class Locks(Runs):
     heartbeat_s: float = HEARTBEAT_S  # an attribute, so a test can watch a few beats in a second
 
     @contextmanager
-    def running(self, flow: str, dagster_run_id: str | None = None, *, wait_s: float | None = None) -> Iterator[int]:
-        """Hold `flow` and an open run of it for the block; yields the run id.
+    def running(self, flow: str, dagster_run_id: str | None = None, *, companies: Iterable[str] = (),
+                wait_s: float | None = None) -> Iterator[int]:
+        """Hold `flow` (in each of `companies`) and an open run of it for the block; yields the run id.
 
         Waits while another run holds the flow, up to `wait_s` seconds (default: `P2C_LOCK_WAIT_S`,
         else 600), then raises `FlowLocked` naming that run. While the block lasts the run keeps a
         heartbeat. The block ends the run with `finish_run()`; if it raises instead (or returns
         without finishing), the run ends as failed with the error, so it never stays "running".
         """
-        run = self._claim_within(flow, dagster_run_id, _wait_s(wait_s))
+        run = self._claim_within(flow, tuple(sorted(companies)), dagster_run_id, _wait_s(wait_s))
         stop = threading.Event()
         heart = threading.Thread(target=self._keep_beating, args=(run, stop), name=f"p2c-run-{run}", daemon=True)
         heart.start()
@@ -79,31 +86,36 @@ class Locks(Runs):
             heart.join()
         self.fail_run(run, "the run ended without recording its result")  # no-op once finish_run() ran
 
-    def _claim_within(self, flow: str, dagster_run_id: str | None, wait_s: float) -> int:
+    def _claim_within(self, flow: str, companies: tuple[str, ...], dagster_run_id: str | None, wait_s: float) -> int:
         deadline = time.monotonic() + wait_s
-        claimed = self._claim(flow, dagster_run_id)
+        claimed = self._claim(flow, companies, dagster_run_id)
         if isinstance(claimed, RunSummary) and wait_s > 0:
             log.info("flow %r is held by ledger run %s (host %s, pid %s); waiting up to %g s",
                      flow, claimed.id, claimed.host, claimed.pid, wait_s)
         while isinstance(claimed, RunSummary):
             left = deadline - time.monotonic()
             if left <= 0:
-                raise FlowLocked(flow, claimed, wait_s)
+                raise FlowLocked(flow, claimed, wait_s, companies)
             time.sleep(min(_POLL_S, left))
-            claimed = self._claim(flow, dagster_run_id)
+            claimed = self._claim(flow, companies, dagster_run_id)
         return claimed
 
-    def _claim(self, flow: str, dagster_run_id: str | None) -> int | RunSummary:
-        """Open a run holding `flow` and return its id, or return the live run that holds it."""
+    def _claim(self, flow: str, companies: tuple[str, ...], dagster_run_id: str | None) -> int | RunSummary:
+        """Open a run holding `flow` in `companies` (the whole flow without any) and return its id, or
+        return a live run that holds it there."""
+        names = [f"{flow}@{company}" for company in companies] or [flow]
         with self._writing() as conn:
-            if self._dialect is postgresql:
+            if self._dialect is postgresql:  # claims of one flow, short transactions, go one at a time
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(flow))))
-            holding = sa.select(runs).join(flow_locks, flow_locks.c.run_id == runs.c.id).where(flow_locks.c.flow == flow)
-            for holder in summaries(conn, holding):
+            held = conn.execute(sa.select(flow_locks.c.flow, flow_locks.c.run_id).where(
+                (flow_locks.c.flow == flow) | flow_locks.c.flow.startswith(f"{flow}@", autoescape=True))).all()
+            # the whole flow's holder and ours in common conflict; a whole-flow claim conflicts with all
+            clashing = [run for name, run in held if not companies or name == flow or name in names]
+            for holder in summaries(conn, sa.select(runs).where(runs.c.id.in_(clashing))):
                 if holder.status == "running" and not holder.died:
                     return holder
             run = self._insert_run(conn, flow, dagster_run_id, dry_run=False)
-            take = self._dialect.insert(flow_locks).values(flow=flow, run_id=run)
+            take = self._dialect.insert(flow_locks).values([{"flow": name, "run_id": run} for name in names])
             conn.execute(take.on_conflict_do_update(index_elements=[flow_locks.c.flow],
                                                     set_={"run_id": take.excluded.run_id}))
             return run

@@ -1,0 +1,97 @@
+"""Partitions by legal entity: the `companies` of the overrides file, one partition each.
+
+Why: a company that syncs a million customers in `usmf` should not wait for `demf`, and a fix in one
+legal entity should be backfilled there alone. Every asset and reconciliation check is partitioned
+by the same static definition (`usmf`, `demf` ...), so:
+
+- a run for one partition reads the sources, keeps that legal entity's rows and writes only them;
+  runs of different legal entities go in parallel (the ledger holds each flow per legal entity);
+- a run over a range (what `p2c run` and the tests launch: every company, one run) does what an
+  unpartitioned run did;
+- the schedule asks for one run per legal entity at each tick.
+
+Each source row is given the partition it belongs to (`PARTITION` column): the legal entity its
+business unit maps to (Sales) or that it names (F&O). A row whose business unit is in no mapped
+company goes with the first company of the mapping, so it is reported once, with its reason, in
+that legal entity's runs (never dropped silently).
+
+Rows travel between steps in `LegalEntityFrames`, an IO manager that keeps one file per asset and
+legal entity: a run over both companies can hand `usmf` rows to a later `usmf`-only run, which
+Dagster's default IO manager refuses to do for outputs that span several partitions.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from p2c_assets.engine.mapping import legal_entities
+from p2c_assets.connectors.protocol import fold
+from p2c_assets.flows.template import FlowTemplate
+
+PARTITION = "p2c_partition"  # the legal entity (partition key) a source row belongs to
+
+
+def legal_entity_partitions(companies: dict[str, str]) -> dg.StaticPartitionsDefinition:
+    return dg.StaticPartitionsDefinition(list(companies))
+
+
+def run_companies(context: dg.OpExecutionContext, companies: dict[str, str]) -> dict[str, str]:
+    """The companies of the run's partitions (one, or a range), in the mapping's order."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        raise dg.Failure(description=(
+            "this run names no legal entity: launch it for one of the partitions "
+            f"({', '.join(companies)}) or a range of them (what `p2c run` does, and the UI's partition picker); "
+            'from the dagster CLI: --tags \'{"dagster/partition": "' + next(iter(companies)) + '"}\''),
+            allow_retries=False)
+    keys = set(context.partition_keys)
+    return {key: unit for key, unit in companies.items() if key in keys}
+
+
+def assign_partitions(frame: pd.DataFrame, template: FlowTemplate, companies: dict[str, str],
+                      chosen: dict[str, str]) -> pd.DataFrame:
+    """The rows of the `chosen` companies, each with its partition (see the module docstring)."""
+    if frame.empty:
+        return frame.assign(**{PARTITION: pd.Series(dtype=object)})
+    known = {fold(key): key for key in companies}
+    entities = legal_entities(template, frame, companies).map(lambda e: known.get(fold(e)) if isinstance(e, str) else None)
+    partition = entities.fillna(next(iter(companies)))
+    return frame.assign(**{PARTITION: partition})[partition.isin(list(chosen))].reset_index(drop=True)
+
+
+class LegalEntityFrames(dg.ConfigurableIOManager):
+    """Data frames by asset and legal entity, as pickle files under `base_dir` (default: the
+    instance's storage folder, like Dagster's filesystem IO manager)."""
+
+    base_dir: str | None = None
+
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        for key in context.asset_partition_keys:
+            rows = obj[obj[PARTITION] == key] if PARTITION in obj else obj
+            path = self._path(context, key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # written aside and renamed: a parallel run of another legal entity never reads half a file
+            handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            os.close(handle)
+            rows.reset_index(drop=True).to_pickle(temporary)
+            os.replace(temporary, path)
+        context.add_output_metadata({"stored_in": dg.MetadataValue.path(str(self._path(context, "-").parent))})
+
+    def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        frames = []
+        for key in context.asset_partition_keys:
+            path = self._path(context, key)
+            if not path.exists():
+                raise dg.Failure(description=(
+                    f"{context.asset_key.to_user_string()} has no rows stored for legal entity {key!r}: "
+                    f"materialize it for {key} first (or run the whole flow for {key})."))
+            frames.append(pd.read_pickle(path))
+        return pd.concat(frames, ignore_index=True) if len(frames) != 1 else frames[0]
+
+    def _path(self, context: dg.OutputContext | dg.InputContext, partition: str) -> Path:
+        base = Path(self.base_dir or context.step_context.instance.storage_directory())
+        return base.joinpath("p2c_frames", *context.asset_key.path, f"{partition}.pkl")

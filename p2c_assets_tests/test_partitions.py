@@ -1,0 +1,122 @@
+"""Partitions by legal entity: one company syncs alone and the other follows, a run of one company
+says nothing about the other's records, rows travel between runs of different partitions, and a run
+that names no legal entity stops with what to do."""
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+
+from p2c_assets.cli import main
+from p2c_assets.definitions import build_definitions
+from p2c_assets.engine.ledger import Ledger
+from p2c_assets.execution import execute, target_metadata
+from p2c_assets_tests.helpers import sandbox_resources
+
+COMPANY = (20, 21)  # the seeded sandbox of this module: scale, seed (conftest.company)
+CUSTOMERS = dg.AssetKey(["fo", "customers"])
+
+
+def sales_accounts_by_unit(dv) -> dict[str, set[str]]:
+    """Active Sales account numbers per business unit name."""
+    units = dv.read("businessunits", select=["businessunitid", "name"])
+    name_of = dict(zip(units["businessunitid"], units["name"]))
+    accounts = dv.read("accounts", select=["accountnumber", "_owningbusinessunit_value"], filter="statecode eq 0")
+    by_unit: dict[str, set[str]] = {}
+    for number, unit in zip(accounts["accountnumber"], accounts["_owningbusinessunit_value"]):
+        by_unit.setdefault(name_of.get(unit, "?"), set()).add(number)
+    return by_unit
+
+
+def customers(fo, company: str) -> set[str]:
+    return set(fo.read("CustomersV3", select=["CustomerAccount"], companies=[company])["CustomerAccount"])
+
+
+def reconciliation(result: dg.ExecuteInProcessResult, asset: dg.AssetKey) -> dg.AssetCheckEvaluation:
+    [check] = [e for e in result.get_asset_check_evaluations()
+               if e.asset_key == asset and e.check_name == "reconciliation"]
+    return check
+
+
+@pytest.fixture(scope="module")
+def resources(company, state_db):
+    return sandbox_resources(company, state_db)
+
+
+def test_one_legal_entity_syncs_alone_and_the_other_follows(company, clients, state_db, resources):
+    dv, fo = clients
+    dv.upsert_many("accounts", [{"accountnumber": "NO-LE-1", "name": "A customer of no legal entity",
+                                 "owningbusinessunit@odata.bind": "/businessunits(name='Contoso')",
+                                 "transactioncurrencyid@odata.bind": "/transactioncurrencies(isocurrencycode='USD')"}],
+                   key=["accountnumber"])
+    sales = sales_accounts_by_unit(dv)
+    assert sales["USMF Sales"] and sales["DEMF Sales"]
+    ledger = Ledger(f"sqlite:///{state_db}")
+
+    demf = execute("accounts_flow", resources=resources, company="demf")
+    assert demf.success
+    assert sales["DEMF Sales"] <= customers(fo, "demf")
+    assert not sales["USMF Sales"] & customers(fo, "usmf")  # usmf untouched
+    assert {state.legal_entity for state in ledger.states("accounts").values()} == {"demf"}
+    written = target_metadata(demf)["fo/customers"]
+    assert written["rows_created"] == len(sales["DEMF Sales"])
+    # a row of no mapped company goes with the first company of the mapping (usmf), not here
+    assert "NO-LE-1" not in str(written["problem_rows"])
+    assert reconciliation(demf, CUSTOMERS).passed  # no usmf record is an orphan of a demf run
+
+    usmf = execute("accounts_flow", resources=resources, company="usmf")
+    assert usmf.success
+    assert sales["USMF Sales"] <= customers(fo, "usmf")
+    written = target_metadata(usmf)["fo/customers"]
+    assert written["rows_created"] == len(sales["USMF Sales"])
+    assert written["rows_rejected"] == 1
+    [problem] = ledger.problems("accounts")
+    assert problem.key.endswith("NO-LE-1") and "is not in 'companies'" in problem.error_message
+    assert reconciliation(usmf, CUSTOMERS).passed
+
+    everything = execute("accounts_flow", resources=resources)  # both, one run: nothing left to write
+    written = target_metadata(everything)["fo/customers"]
+    assert (written["rows_created"], written["rows_updated"]) == (0, 0)
+    assert written["rows_unchanged"] == len(sales["USMF Sales"]) + len(sales["DEMF Sales"])
+    assert {e.partition for e in everything.get_asset_materialization_events()
+            if e.asset_key == CUSTOMERS} == {"usmf", "demf"}
+
+
+def test_rows_a_run_over_both_companies_stored_feed_a_later_run_of_one(resources):
+    definitions = build_definitions(resources)
+    instance = dg.DagsterInstance.ephemeral()
+    both = execute("accounts_flow", resources=resources, instance=instance)
+    assert both.success
+    only_customers = definitions.resolve_implicit_global_asset_job_def()
+
+    usmf = only_customers.execute_in_process(asset_selection=[CUSTOMERS], partition_key="usmf", instance=instance)
+    [event] = usmf.get_asset_materialization_events()
+    counts = {k.removeprefix("rows_"): v.value for k, v in event.materialization.metadata.items()
+              if k.startswith("rows_")}
+    assert event.materialization.partition == "usmf" and counts["unchanged"] > 0
+    assert counts["extracted"] < target_metadata(both)["fo/customers"]["rows_extracted"]
+    # usmf's rows from the stored partition, all landed before: none to write, none missing
+    assert counts["extracted"] == counts["filtered_out"] + counts["unchanged"] + counts["rejected"]
+
+    fresh = dg.DagsterInstance.ephemeral()  # never ran the source: says what to materialize first
+    result = only_customers.execute_in_process(asset_selection=[CUSTOMERS], partition_key="demf", instance=fresh,
+                                               raise_on_error=False)
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert ("sales/accounts has no rows stored for legal entity 'demf': materialize it for demf first"
+            in failure.step_failure_data.user_failure_data.description)
+
+
+def test_a_run_that_names_no_legal_entity_stops_and_says_how_to_name_one(resources):
+    job = build_definitions(resources).resolve_job_def("accounts_flow")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    descriptions = [e.step_failure_data.user_failure_data.description for e in result.get_step_failure_events()
+                    if e.step_failure_data.user_failure_data]
+    assert descriptions and "this run names no legal entity" in descriptions[0]
+    assert '{"dagster/partition": "usmf"}' in descriptions[0]
+
+
+def test_p2c_run_refuses_a_legal_entity_the_mapping_does_not_have():
+    outcome = CliRunner().invoke(main, ["run", "--company", "frsi"])
+    assert outcome.exit_code == 2
+    assert "legal entity 'frsi' is not in 'companies' (p2c_flows.yaml): use one of usmf, demf" in outcome.output
