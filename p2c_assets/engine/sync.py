@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from p2c_assets.connectors.protocol import ServiceClient
+from p2c_assets.connectors.protocol import ServiceClient, fold
 from p2c_assets.engine.binds import bind_rows
 from p2c_assets.engine.diff import compare, content_hashes, target_snapshot
 from p2c_assets.engine.keys import KeyIndex, record_keys
@@ -76,6 +76,7 @@ class Plan:
     payload: pd.DataFrame  # rows to write, binds resolved
     states: States  # the ledger's, by key
     validation: object
+    settled: pd.Series  # row -> landed with its current content (nothing to validate or record again)
     # parked rows sent again as a probe (one per distinct error) -> the parked rows sharing its error
     probes: dict = field(default_factory=dict)
 
@@ -128,21 +129,27 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceCl
     """Map, validate, find blocked, parked and changed rows, and bind the ones to write.
 
     Column-wise against the ledger's states read in one go (`row_states`): a no-change run over
-    100,000 records decides in one pass per column, not a lookup per row."""
+    100,000 records decides in one pass per column, not a lookup per row. A row that landed with the
+    content it has now (`settled`) passed validation then and is neither validated nor recorded again
+    (unless `full`, or its key occurs twice), so a run in which nothing changed costs little more than
+    mapping and hashing."""
     mapped = map_rows(template, source, companies)
     keys = record_keys(mapped, template.target.key)
     entities = legal_entities(template, source, companies).reindex(mapped.index)
-    checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped, _value_map_hint(template))
+    states = ledger.states(template.name)
+    state = row_states(states, keys)
+    hashes = content_hashes(mapped)
+    same = state["content_hash"].eq(hashes)
+    landed = state["outcome"].isin(LANDED)
+    settled = pd.Series(False, index=mapped.index) if full else (
+        landed & same & ~keys.map(fold).duplicated(keep=False))  # a duplicate is rejected with its twin
+    checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped[~settled], _value_map_hint(template))
     # an unmapped legal entity explains the blank company field (and the key) better than validation
     reasons = _unmapped_company(template, mapped, source).combine_first(checked.reasons)
     valid = mapped.drop(index=reasons.index)
     blocked = _blocked_rows(template, valid, ledger)
     valid = valid.drop(index=blocked)
-    states = ledger.states(template.name)
-    state = row_states(states, keys)
-    hashes = content_hashes(mapped)
-    same = state["content_hash"].eq(hashes).reindex(valid.index)
-    landed = state["outcome"].isin(LANDED).reindex(valid.index)
+    same, landed = same.reindex(valid.index), landed.reindex(valid.index)
     # kept failing past max_attempts and not changed at the source since: wait for an unpark
     parked = [] if full else list(valid.index[(same & state["parked"].eq(True).reindex(valid.index)).to_numpy()])
     probes = _probes(parked, state)
@@ -153,7 +160,7 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceCl
     changed = valid.index[~valid.index.isin(parked) & ~handed_over.to_numpy() & ~unchanged.to_numpy()]
     payload, bind_reasons = _bound(template, valid.loc[changed], client)
     return Plan(mapped, keys, hashes, entities, pd.concat([reasons, bind_reasons]), blocked, parked,
-                payload, states, checked, probes)
+                payload, states, checked, settled, probes)
 
 
 def row_states(states: States, keys: pd.Series) -> pd.DataFrame:
@@ -265,8 +272,9 @@ def outcome_per_row(plan: Plan, outcomes: dict) -> pd.DataFrame:
 
 def ledger_rows(template: FlowTemplate, plan: Plan, per_row: pd.DataFrame) -> list[RecordOutcome]:
     """One record per natural key (rows sharing a key were rejected together as duplicates); parked
-    rows are not recorded: they stay parked until `p2c unpark` or their source changes."""
-    kept = per_row["outcome"] != "parked"
+    rows are not recorded: they stay parked until `p2c unpark` or their source changes; nor are settled
+    rows that stayed unchanged: the ledger already holds them as they are."""
+    kept = (per_row["outcome"] != "parked") & ~(plan.settled & per_row["outcome"].eq("unchanged"))
     rows = pd.DataFrame({"key": plan.keys, "legal_entity": plan.legal_entities, "content_hash": plan.hashes}
                         ).join(per_row)[kept].drop_duplicates("key")
     rows = rows.astype(object).where(rows.notna(), None)

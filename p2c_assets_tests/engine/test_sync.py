@@ -14,8 +14,10 @@ from collections import Counter
 import pandas as pd
 import pytest
 import requests
+import sqlalchemy as sa
 
 from p2c_assets.engine.ledger import Ledger
+from p2c_assets.engine.ledger.tables import records
 from p2c_assets.execution import failed_checks, materialization_metadata, target_metadata
 from p2c_assets.flows.settings import load_settings
 from p2c_assets.preview import preview
@@ -88,6 +90,33 @@ def test_changing_ten_source_rows_updates_exactly_those_ten(dv, resources):
                                 for i, n in enumerate(accounts["accountnumber"])], key=["accountnumber"])
     meta = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
     assert (meta["rows_created"], meta["rows_updated"], meta["rows_failed"]) == (0, 10, 0)
+
+
+def test_a_run_in_which_nothing_changed_leaves_landed_records_as_they_are(dv, resources, state_db):
+    """Rows that landed with the content they have now are neither validated nor recorded again; rows
+    that never landed (rejected ones) are, and keep their reasons."""
+    [refused] = new_accounts(dv, "SETTLE-LONG", 1, name="N" * 130)
+    settle = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+    ledger = Ledger(f"sqlite:///{state_db}")
+
+    def landed_last_runs() -> dict[str, int]:
+        query = sa.select(records.c.natural_key, records.c.last_run).where(
+            records.c.flow == "accounts", records.c.outcome.in_(["created", "updated", "unchanged"]))
+        with ledger._engine.connect() as conn:
+            return dict(conn.execute(query).all())
+
+    before = landed_last_runs()
+    meta = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+    [latest] = ledger.history("accounts", limit=1)
+    assert (meta["rows_created"], meta["rows_updated"]) == (0, 0) and latest.counts["unchanged"] == len(before)
+    assert landed_last_runs() == before  # not one landed record rewritten
+    assert meta["rows_rejected"] == settle["rows_rejected"] > 0  # the long name is still refused, by name
+    assert any(p.key.endswith(refused) and "OrganizationName is 130 characters" in p.error_message
+               for p in ledger.problems("accounts"))
+
+    dv.upsert_many("accounts", [{"accountnumber": refused, "name": "Settled customer"}], key=["accountnumber"])
+    fixed = target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+    assert (fixed["rows_created"], fixed["rows_rejected"]) == (1, settle["rows_rejected"] - 1)
 
 
 def test_a_row_the_target_refuses_is_retried_each_run_and_lands_once_fixed(dv, fo, resources, state_db, company):
