@@ -161,14 +161,16 @@ class AlertState:
         return json.dumps({"after": self.after, "problem_rows": self.problem_rows, "failing": self.failing})
 
     def news(self, report: RunReport) -> list[tuple[str, str]]:
-        """(asset, what) that is wrong in this run and was not in the previous run of the same asset;
+        """(asset, what) that is wrong in this run and was not in the previous run of the same asset in
+        the same legal entities (runs of usmf and demf alternate: each is compared with its own last);
         this run then becomes the previous one."""
         news = []
+        where = f"@{report.legal_entities}" if report.legal_entities else ""
         for asset, rows in report.problem_rows().items():
-            before = self.problem_rows.get(asset, 0)
+            before = self.problem_rows.get(asset + where, 0)
             if rows > before:
                 news.append((asset, f"problem rows (rejected, failed, parked) rose from {before} to {rows}"))
-            self.problem_rows[asset] = rows
+            self.problem_rows[asset + where] = rows
         failing: dict[str, list[str]] = {}
         for label, cause in report.failures.items():
             asset, _, check_step = label.partition(" ")
@@ -177,8 +179,8 @@ class AlertState:
             failing.setdefault(check.asset, []).append(f"check {check.check} failed")
         for asset in dict.fromkeys([*report.planned, *failing]):
             now = failing.get(asset, [])
-            news += [(asset, what) for what in now if what not in self.failing.get(asset, [])]
-            self.failing[asset] = now
+            news += [(asset, what) for what in now if what not in self.failing.get(asset + where, [])]
+            self.failing[asset + where] = now
         return news
 
 
@@ -193,7 +195,8 @@ def alert_body(report: RunReport, news: list[tuple[str, str]], ui_url: str) -> d
     failures = [{"step": label, "cause": cause.line()} for label, cause in report.failures.items()]
     skipped = [{"asset": a, "reason": r} for a, r in report.skipped.items()]
     verdict = "failed" if report.exit_code else "finished with new problem rows"
-    text = [f"p2c run {verdict}: flow(s) {', '.join(flows)}; asset(s) {', '.join(assets)}", "",
+    entities = f" in {report.legal_entities}" if report.legal_entities else ""
+    text = [f"p2c run {verdict}{entities}: flow(s) {', '.join(flows)}; asset(s) {', '.join(assets)}", "",
             "New since the previous run:", *(f"- {n}" for n in new)]
     text += [f"{f['step']} failed: {f['cause']}" for f in failures]
     for c in report.checks:
@@ -203,6 +206,7 @@ def alert_body(report: RunReport, news: list[tuple[str, str]], ui_url: str) -> d
     text += [f"{s['asset']} skipped: {s['reason']}" for s in skipped]
     text.append(f"Run: {run_url}")
     return {"text": "\n".join(text), "status": report.status, "run_id": report.run_id, "run_url": run_url,
+            "legal_entities": report.legal_entities,
             "flows": flows, "assets": assets, "new": new, "checks": checks, "failures": failures,
             "skipped": skipped}
 

@@ -83,5 +83,6 @@ def summary(report: RunReport, ledger_runs: dict[int, str], records_per_check: i
     if ledger_runs:
         runs = ", ".join(f"{run} ({flow})" for run, flow in sorted(ledger_runs.items()))
         lines.append(f"ledger runs: {runs}; record by record: p2c history --run {min(ledger_runs)}")
-    lines.append(f"{report.job}: {report.status} (run {report.run_id}, exit code {report.exit_code})")
+    entities = f" in {report.legal_entities}" if report.legal_entities else ""
+    lines.append(f"{report.job}{entities}: {report.status} (run {report.run_id}, exit code {report.exit_code})")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ import dagster as dg
 
 from p2c_assets.connectors.errors import ConnectorError, ServiceError
 from p2c_assets.defs.graph import GRAPH
-from p2c_assets.flows.settings import TemplateConfigError
+from p2c_assets.flows.settings import TemplateConfigError, load_settings
 
 #: Outcomes that are a row's problem: what an alert counts, run after run.
 PROBLEM_OUTCOMES = ("rejected", "failed", "parked")
@@ -106,6 +106,7 @@ class RunReport:
     checks: list[CheckFailure]  # failed checks only
     failures: dict[str, Cause]  # failed step (asset, or "asset check" for a separate check) -> cause
     skipped: dict[str, str]  # asset -> why it did not run
+    legal_entities: str = ""  # the run's partitions: "usmf", or "usmf, demf" for a range
 
     @classmethod
     def read(cls, instance: dg.DagsterInstance, run_id: str) -> RunReport:
@@ -136,7 +137,8 @@ class RunReport:
         planned.sort(key=list(PARENTS).index)  # in dependency order
         skipped = _skipped(planned, started, checks, failures)
         return cls(run_id=run_id, job=run.job_name, finished_ok=run.status == dg.DagsterRunStatus.SUCCESS,
-                   planned=planned, materialized=materialized, checks=checks, failures=failures, skipped=skipped)
+                   planned=planned, materialized=materialized, checks=checks, failures=failures, skipped=skipped,
+                   legal_entities=_legal_entities(run.tags))
 
     @property
     def errors(self) -> list[CheckFailure]:
@@ -215,3 +217,14 @@ def _skipped(planned: list[str], started: set[str], checks: list[CheckFailure],
         return "the run ended before it started"
 
     return {asset: reason(asset) for asset in planned if never_started(asset)}
+
+
+def _legal_entities(tags: dict[str, str]) -> str:
+    """The legal entities (partitions) a run covered, as the mapping names them, in its order."""
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    companies = list(load_settings().companies)
+    if start in companies and end in companies:
+        return ", ".join(companies[companies.index(start):companies.index(end) + 1])
+    return f"{start}...{end}" if start else ""

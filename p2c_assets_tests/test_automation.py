@@ -114,7 +114,9 @@ def test_a_failed_run_alerts_once_with_flow_asset_cause_and_run_page(tmp_path, m
     assert failure["step"] == "fo/released_products" and "SellableReleasedProducts" in failure["cause"]
     assert posted["skipped"] == [{"asset": "sales/products", "reason": "upstream fo/released_products failed"}]
     text = posted["text"]
-    assert text.splitlines()[0] == "p2c run failed: flow(s) products; asset(s) fo/released_products, sales/products"
+    assert text.splitlines()[0] == ("p2c run failed in usmf, demf: flow(s) products; "
+                                    "asset(s) fo/released_products, sales/products")
+    assert posted["legal_entities"] == "usmf, demf"
     assert f"fo/released_products failed: {failure['cause']}" in text and posted["run_url"] in text
     for internal in ("products_flow", "__ASSET_JOB", "Error occurred while executing", "fo__released_products"):
         assert internal not in text

@@ -67,7 +67,7 @@ def test_a_clean_run_exits_0_with_a_row_per_target_asset(first_sync):
     rows = table(first_sync.stdout)
     assert set(rows) == {"fo/customers", "fo/contact_persons"}
     assert int(rows["fo/customers"]["created"]) > 0
-    assert first_sync.stdout.splitlines()[-1].startswith("accounts_flow: success (run ")
+    assert first_sync.stdout.splitlines()[-1].startswith("accounts_flow in usmf, demf: success (run ")
 
 
 def test_a_rejected_row_is_a_warning_exit_0_naming_the_record_and_the_ledger_run(tenant, state_db, dv, first_sync,
@@ -79,7 +79,7 @@ def test_a_rejected_row_is_a_warning_exit_0_naming_the_record_and_the_ledger_run
     warning = lines.index(next(line for line in lines if line.startswith("warning: fo/customers valid_rows (WARN)")))
     assert lines[warning + 1].lstrip().startswith(f"usmf|{number}") and "100" in lines[warning + 1]
     assert table(result.stdout)["fo/customers"]["rejected"] == "1"
-    assert lines[-1].startswith("accounts_flow: success with warnings")
+    assert lines[-1].startswith("accounts_flow in usmf, demf: success with warnings")
     [ledger_line] = [line for line in lines if line.startswith("ledger runs: ")]
     run = ledger_line.rsplit("--run ", 1)[1]
     assert f"usmf|{number}" in p2c(tenant, state_db, tmp_path, "history", "--run", run).stdout
@@ -97,7 +97,7 @@ def test_a_failed_blocking_check_exits_1_and_lists_what_it_skipped(tenant, state
     assert rows["fo/contact_persons"].split(None, 1)[1] == \
         "skipped: upstream fo/customers failed its blocking check preflight"
     assert "error: fo/customers preflight (ERROR)" in result.stdout
-    assert result.stdout.splitlines()[-1].startswith("accounts_flow: failed")
+    assert result.stdout.splitlines()[-1].startswith("accounts_flow in usmf, demf: failed")
 
 
 def test_a_refused_secret_exits_2_with_the_cause_in_one_line_and_no_secret(tenant, state_db, tmp_path):
@@ -152,6 +152,29 @@ def test_alert_names_new_problem_records_and_only_when_their_number_rises(tenant
     assert f"    usmf|{bad}" in first["text"]
     assert any("rose from" in n and n.startswith("fo/customers") for n in last["new"])
     assert f"    usmf|{worse}" in last["text"]
+
+
+def test_runs_of_each_legal_entity_are_compared_with_that_legal_entitys_last_run(tenant, state_db, dv, first_sync,
+                                                                                monkeypatch):
+    """The schedule alternates usmf and demf runs: a usmf problem row is alerted once, not after every
+    demf run that has none."""
+    webhook = Webhook()
+    monkeypatch.setenv("P2C_ALERT_WEBHOOK", webhook.url)
+    resources = sandbox_resources(tenant, state_db)
+    try:
+        with dg.instance_for_test() as instance:
+            cursor = alert_tick(instance, None)
+            [bad] = new_accounts(dv, "ALERT-LE", 1, name=LONG_NAME)  # a usmf account F&O would refuse
+            for company in ("usmf", "demf", "usmf", "demf"):
+                execute("accounts_flow", instance=instance, resources=resources, company=company)
+                cursor = alert_tick(instance, cursor)
+    finally:
+        webhook.close()
+    entities = [alert["legal_entities"] for alert in webhook.received]
+    assert "usmf" in entities and len(entities) == len(set(entities))  # once per legal entity at most
+    [usmf] = [alert for alert in webhook.received if alert["legal_entities"] == "usmf"]
+    assert usmf["text"].startswith("p2c run finished with new problem rows in usmf: flow(s) accounts")
+    assert f"    usmf|{bad}" in usmf["text"]
 
 
 def test_preview_writes_nothing_records_no_run_alerts_nothing_and_predicts_the_next_run(tenant, state_db, dv,
