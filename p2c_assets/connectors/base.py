@@ -8,6 +8,7 @@ from typing import Iterator, Mapping, Sequence
 import pandas as pd
 
 from .auth import TokenCredential, TokenSource
+from .frames import shared_strings
 from .http import HttpSession, RequestStats, RetryPolicy
 from .odata import any_of, chunk_keys
 from .protocol import AnyOf
@@ -26,7 +27,7 @@ def concat(pages: list[pd.DataFrame], select: Sequence[str] | None) -> pd.DataFr
 def frame(rows: list[dict], select: Sequence[str] | None) -> pd.DataFrame:
     """Rows as a DataFrame without OData annotations; the selected columns even when empty."""
     clean = [{k: v for k, v in r.items() if "@" not in k} for r in rows]
-    df = pd.DataFrame.from_records(clean)
+    df = shared_strings(pd.DataFrame.from_records(clean))
     for column in select or ():
         if column not in df.columns:
             df[column] = pd.Series(dtype=object)

@@ -11,8 +11,9 @@ path, and never asks which service it is talking to. Where the services differ, 
 - a `Ref` in a written row: Dataverse writes it as a link (`<nav>@odata.bind`); F&O data entities take
   related records as plain key fields, so the flows into F&O have none.
 
-Why here and not in the engine: the types that cross the seam (`AnyOf`, `Ref`, `Delta`, `WriteOutcome`
-and the key `fold`) are the clients' own vocabulary. Kept in the connector package, the clients speak
+Why here and not in the engine: the types that cross the seam (`AnyOf`, `Ref`, `Delta`, `WriteOutcome`,
+the key `fold` and `shared_strings`, which the ledger's stored sources use as the clients' frames do)
+are the clients' own vocabulary. Kept in the connector package, the clients speak
 it without importing the engine (pandera, the ledger, the templates), and the dependency runs one way:
 the engine imports the connectors through this one module.
 """
@@ -25,11 +26,12 @@ from typing import Mapping, Protocol, Sequence
 import pandas as pd
 
 from .errors import DeltaTokenExpired
+from .frames import shared_strings
 from .http import RequestStats
 from .odata import fold
 from .writes import WriteOutcome
 
-__all__ = ["AnyOf", "Delta", "DeltaTokenExpired", "Ref", "ServiceClient", "WriteOutcome", "fold"]
+__all__ = ["AnyOf", "Delta", "DeltaTokenExpired", "Ref", "ServiceClient", "WriteOutcome", "fold", "shared_strings"]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ read; a service without a change feed is read in full every time and nothing is 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pandas as pd
 
 from p2c_assets.connectors.protocol import DeltaTokenExpired, ServiceClient, fold
@@ -50,6 +52,21 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
                   at: str | None, full: bool) -> tuple[pd.DataFrame, str] | None:
     """One read from the delta link `at` (in full without one, or when `full`), stored; None when another
     run moved the link meanwhile."""
+    stored = _store_changes(client, source, ledger=ledger, name=name, companies=companies, at=at, full=full)
+    if not isinstance(stored, str):
+        return None if stored is None else (stored, "full")
+    # loaded once what was read is gone with `_store_changes`' scope: the source is never held twice over
+    frame = ledger.load_source(name)
+    frame = frame.reindex(columns=list(dict.fromkeys([*source.select, *(l.into for l in source.lookups),
+                                                      *frame.columns])))
+    return frame, stored
+
+
+def _store_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],
+                   at: str | None, full: bool) -> str | pd.DataFrame | None:
+    """What `_read_changes` reads, stored with the new delta link: the mode of the read once stored; the
+    whole source itself from a service without a change feed (nothing stored); None when another run
+    moved the link meanwhile."""
     link = None if full else at
     mode = "full (requested)" if full else "full (first run)"
     read = {"select": list(source.select), "filter": source.filter, "companies": sorted(companies)}
@@ -65,16 +82,12 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
         delta = client.read_since(source.entity_set, **read)
     rows = _resolve(delta.rows, source, References(client))
     if delta.delta_link is None:  # no change feed: this read is the whole source, and nothing can resume it
-        return rows, "full"
-    by_id = _by_id(rows, client.id_column(source.entity_set))
+        return rows
     removed = [*delta.changed_ids, *delta.deleted_ids] if incremental else ()
-    if not ledger.advance_source(name, by_id, after=at, to=delta.delta_link, removed=removed,
-                                 replace=not incremental):
+    if not ledger.advance_source(name, _by_id(rows, client.id_column(source.entity_set)), after=at,
+                                 to=delta.delta_link, removed=removed, replace=not incremental):
         return None
-    stored = pd.DataFrame.from_records(ledger.load_source(name))
-    stored = stored.reindex(columns=list(dict.fromkeys([*source.select, *(l.into for l in source.lookups),
-                                                        *stored.columns])))
-    return stored, mode
+    return mode
 
 
 def _resolve(frame: pd.DataFrame, source: Source, references: References) -> pd.DataFrame:
@@ -84,9 +97,16 @@ def _resolve(frame: pd.DataFrame, source: Source, references: References) -> pd.
     return frame
 
 
-def _by_id(frame: pd.DataFrame, id_column: str) -> dict[str, dict]:
+def _by_id(frame: pd.DataFrame, id_column: str) -> Iterator[tuple[str, dict]]:
+    """(id, row) pairs, the last row of an id read twice winning, blanks as None; made one row at a
+    time as the ledger stores them, so no dict per row of the whole source is ever held."""
+    ids = frame[id_column].map(str)
+    last = ~ids.duplicated(keep="last")
+    frame, ids = frame[last], ids[last]
     clean = frame.astype(object).where(frame.notna(), None)
-    return {str(row[id_column]): row for row in clean.to_dict(orient="records")}
+    names = list(clean.columns)
+    for row_id, values in zip(ids.tolist(), zip(*(clean[c].tolist() for c in names))):
+        yield row_id, dict(zip(names, values))
 
 
 def _finish(frame: pd.DataFrame, source: Source, companies: dict[str, str],

@@ -6,6 +6,7 @@ import multiprocessing
 import time
 from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -129,19 +130,19 @@ def test_unchanged_runs_add_no_events_but_mark_records_seen(ledger):
 def test_source_rows_and_delta_link_move_together_and_only_from_where_they_were(ledger):
     link = "https://org/api/data/v9.2/accounts?$deltatoken={}"
     assert ledger.get_cursor("sales/accounts", DELTA_LINK) is None
-    assert ledger.advance_source("sales/accounts", {"a1": {"name": "A"}}, after=None, to=link.format(1), replace=True)
-    assert ledger.advance_source("sales/contacts", {"c1": {"fullname": "C"}}, after=None, to="token-c", replace=True)
+    assert ledger.advance_source("sales/accounts", [("a1", {"name": "A"})], after=None, to=link.format(1), replace=True)
+    assert ledger.advance_source("sales/contacts", [("c1", {"fullname": "C"})], after=None, to="token-c", replace=True)
     # a run of another legal entity read from token 1 too and moved on first: this one's older read is refused
-    assert ledger.advance_source("sales/accounts", {"a2": {"name": "B"}}, after=link.format(1), to=link.format(2))
-    assert not ledger.advance_source("sales/accounts", {"a2": {"name": "stale"}}, after=link.format(1),
+    assert ledger.advance_source("sales/accounts", [("a2", {"name": "B"})], after=link.format(1), to=link.format(2))
+    assert not ledger.advance_source("sales/accounts", [("a2", {"name": "stale"})], after=link.format(1),
                                      to=link.format(3), removed=["a1"])
 
     assert ledger.get_cursor("sales/accounts", DELTA_LINK) == link.format(2)
-    assert ledger.load_source("sales/accounts") == [{"name": "A"}, {"name": "B"}]
+    assert ledger.load_source("sales/accounts").to_dict("records") == [{"name": "A"}, {"name": "B"}]
     assert ledger.get_cursor("sales/contacts", DELTA_LINK) == "token-c"
-    assert ledger.advance_source("sales/accounts", {"a3": {"name": "C"}}, after=link.format(2), to=link.format(3),
+    assert ledger.advance_source("sales/accounts", [("a3", {"name": "C"})], after=link.format(2), to=link.format(3),
                                  replace=True)  # a full read replaces every row
-    assert ledger.load_source("sales/accounts") == [{"name": "C"}]
+    assert ledger.load_source("sales/accounts").to_dict("records") == [{"name": "C"}]
 
 
 def test_bad_input_names_the_record_and_the_field(ledger):
@@ -322,3 +323,25 @@ def test_recording_100k_rows_takes_seconds(ledger, state_url, capsys):
     with capsys.disabled():
         backend = state_url.split(":")[0]
         print(f"\n[ledger] {backend}: record() 100,000 created {first:.1f}s, 100,000 unchanged {again:.1f}s")
+
+
+def test_stored_source_rows_load_as_the_frame_of_their_dicts(ledger):
+    """`load_source` builds from tuples, a chunk at a time, the frame `from_records` makes of the rows'
+    dicts: dtypes inferred over every row, columns in order of first appearance, NaN where a row
+    lacks one (stored before the source gained it), equal strings one object."""
+    rows = [(f"id{i:04d}", {"n": i, "price": None if i % 3 else 1.5, "ok": True, "none": None,
+                            "unit": "pcs" if i % 2 else None, **({"new": f"x{i % 2}"} if i > 2500 else {})})
+            for i in range(5000)]
+    assert ledger.advance_source("sales/products", reversed(rows), after=None, to="t1", replace=True)
+    expected = pd.DataFrame.from_records([row for _, row in rows])
+    loaded = ledger.load_source("sales/products")
+    pd.testing.assert_frame_equal(loaded, expected)
+    assert loaded["unit"][1] is loaded["unit"][3] and loaded["new"][2501] is loaded["new"][2503]
+
+    # rows read again replace theirs, removed ids go, the others stay
+    assert ledger.advance_source("sales/products", [("id0001", {"n": -1})], after="t1", to="t2",
+                                 removed=["id0002", "id0003"])
+    loaded = ledger.load_source("sales/products")
+    assert len(loaded) == 4998 and loaded["n"].tolist()[:3] == [0, -1, 4]
+    assert loaded.loc[1, ["price", "unit"]].isna().all()
+    assert ledger.load_source("sales/unknown").empty

@@ -8,15 +8,20 @@ hands the whole source to mapping, header joins and reconciliation, and a full r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from itertools import islice
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
+from p2c_assets.connectors.protocol import shared_strings
 from p2c_assets.engine.ledger.database import Database
 from p2c_assets.engine.ledger.tables import cursors, now, source_rows
 
 
 DELTA_LINK = "delta_link"  # the cursor of a source read from a change feed
+CHUNK = 2000  # stored rows encoded, written or decoded at a time
 
 
 class Cursors(Database):
@@ -27,13 +32,31 @@ class Cursors(Database):
         with self._engine.connect() as conn:
             return conn.scalar(query)
 
-    def load_source(self, source: str) -> list[dict]:
-        """The stored rows, in id order; decoded as one JSON array (one parser call, not one per row)."""
-        query = sa.select(source_rows.c.row).where(source_rows.c.source == source).order_by(source_rows.c.row_id)
-        with self._engine.connect() as conn:
-            return json.loads(f"[{','.join(conn.scalars(query))}]")
+    def load_source(self, source: str) -> pd.DataFrame:
+        """The stored rows in id order, as `DataFrame.from_records` makes them of the decoded rows
+        (columns in order of first appearance, NaN where a row lacks one), equal strings shared.
 
-    def advance_source(self, source: str, rows: Mapping[str, dict], *, after: str | None, to: str,
+        Why not a list of dicts: a dict per row costs about as much as the row's values, and the
+        whole source would be held twice over. Rows are fetched and decoded `CHUNK` at a time (one
+        parser call per chunk) and kept as tuples, which pandas turns into the same frame."""
+        query = sa.select(source_rows.c.row).where(source_rows.c.source == source).order_by(source_rows.c.row_id)
+        names: dict[str, None] = {}
+        records: list[tuple] = []
+        with self._engine.connect() as conn:
+            for chunk in conn.execution_options(yield_per=CHUNK).scalars(query).partitions():
+                for row in json.loads(f"[{','.join(chunk)}]"):
+                    if row.keys() == names.keys():
+                        records.append(tuple(map(row.__getitem__, names)))
+                    else:  # rows stored before or after the source's columns changed
+                        names.update(dict.fromkeys(row))
+                        records.append(tuple(row.get(name, np.nan) for name in names))
+        if not records:
+            return pd.DataFrame()
+        width = len(names)  # the rows read before a column first appeared lack it at their end
+        records = [r if len(r) == width else r + (np.nan,) * (width - len(r)) for r in records]
+        return shared_strings(pd.DataFrame.from_records(records, columns=list(names)))
+
+    def advance_source(self, source: str, rows: Iterable[tuple[str, dict]], *, after: str | None, to: str,
                        removed: Iterable[str] = (), replace: bool = False) -> bool:
         """Store rows by id (replacing all of `source` when `replace`), dropping `removed` ids, and move
         the source's delta link from `after` to `to`, in one transaction; or change nothing and return
@@ -41,8 +64,10 @@ class Cursors(Database):
 
         Why compare and set: runs of two legal entities read the same Sales source side by side. Had the
         second stored rows it read from the same link after the first moved the link on, older rows could
-        overwrite newer ones for good; refused, it reads again from the link the first one left."""
-        gone = list({*removed, *rows})
+        overwrite newer ones for good; refused, it reads again from the link the first one left.
+
+        `rows` are (id, row) pairs with distinct ids, taken `CHUNK` at a time: a source of 100,000 rows
+        is never held as dicts or JSON texts all at once."""
         with self._writing() as conn:
             now_at = conn.scalar(sa.select(cursors.c.value).where(cursors.c.flow == source,
                                                                    cursors.c.name == DELTA_LINK))
@@ -50,15 +75,21 @@ class Cursors(Database):
                 return False
             if replace:
                 conn.execute(source_rows.delete().where(source_rows.c.source == source))
-            for start in range(0, len(gone), 500):
-                conn.execute(source_rows.delete().where(source_rows.c.source == source,
-                                                        source_rows.c.row_id.in_(gone[start:start + 500])))
-            if rows:
+            self._forget(conn, source, list(removed))
+            rows = iter(rows)
+            while chunk := list(islice(rows, CHUNK)):
+                if not replace:
+                    self._forget(conn, source, [row_id for row_id, _ in chunk])
                 conn.execute(source_rows.insert(), [{"source": source, "row_id": row_id,
-                                                     "row": json.dumps(row, default=str)}
-                                                    for row_id, row in rows.items()])
+                                                     "row": json.dumps(row, default=str)} for row_id, row in chunk])
             insert = self._dialect.insert(cursors).values(flow=source, name=DELTA_LINK, value=to, updated_at=now())
             conn.execute(insert.on_conflict_do_update(
                 index_elements=[cursors.c.flow, cursors.c.name],
                 set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at}))
             return True
+
+    @staticmethod
+    def _forget(conn, source: str, row_ids: list[str]) -> None:
+        for start in range(0, len(row_ids), 500):
+            conn.execute(source_rows.delete().where(source_rows.c.source == source,
+                                                    source_rows.c.row_id.in_(row_ids[start:start + 500])))
