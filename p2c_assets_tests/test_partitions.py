@@ -4,6 +4,7 @@ that names no legal entity stops with what to do."""
 
 import dagster as dg
 import pytest
+import requests
 from click.testing import CliRunner
 
 from p2c_assets.cli import main
@@ -120,3 +121,60 @@ def test_p2c_run_refuses_a_legal_entity_the_mapping_does_not_have():
     outcome = CliRunner().invoke(main, ["run", "--company", "frsi"])
     assert outcome.exit_code == 2
     assert "legal entity 'frsi' is not in 'companies' (p2c_flows.yaml): use one of usmf, demf" in outcome.output
+
+
+def problem_rows(result: dg.ExecuteInProcessResult, asset: str) -> list[dict]:
+    """The problem rows a target asset's materialization lists."""
+    return [record.data for record in target_metadata(result)[asset]["problem_rows"].records]
+
+
+def confirmed_order(company, fo, legal_entity: str, lines: int = 1) -> str:
+    """An F&O order of an externally maintained customer, confirmed with its totals, as the order
+    processors of `p2c_sandbox.simulate` make them (the sandbox's business actions); its number."""
+    customer = fo.read("CustomersV3", select=["CustomerAccount"], companies=[legal_entity],
+                       filter="IsExternallyMaintained eq Microsoft.Dynamics.DataEntities.NoYes'Yes'")["CustomerAccount"][0]
+    products = fo.read("SellableReleasedProducts", select=["ProductNumber"], companies=[legal_entity])["ProductNumber"]
+    act = f"{company.finops_url}/_sandbox/finops"
+    created = requests.post(f"{act}/orders", timeout=30, json={
+        "company": legal_entity, "customer": customer, "SalesOrderName": "Numbered alike",
+        "lines": [{"ProductNumber": p, "OrderedSalesQuantity": 1.0} for p in products[:lines]]}).json()
+    number = created["SalesOrderNumber"]
+    requests.post(f"{act}/orders/{legal_entity}/{number}/confirm", timeout=30).raise_for_status()
+    requests.post(f"{act}/calculate-totals", json={"company": legal_entity, "number": number}, timeout=30).raise_for_status()
+    return number
+
+
+def test_an_order_number_both_companies_use_lands_once_and_the_other_is_rejected_by_name(clients, resources,
+                                                                                        state_db, company):
+    """F&O numbers each legal entity's orders from the same start; Sales knows orders by number alone. Runs of
+    one legal entity never see the other's orders, so the first to land keeps the number and the other is
+    rejected naming it: never overwritten, never taken back and forth."""
+    dv, fo = clients
+    assert execute("prospect_to_cash", resources=resources).success  # customers and products in both
+    number = confirmed_order(company, fo, "usmf")
+    demf_numbers = [confirmed_order(company, fo, "demf", lines=2) for _ in range(int(number))]  # demf's catch up
+    assert number in demf_numbers
+
+    assert execute("orders_flow", resources=resources, company="usmf").success
+    demf = execute("orders_flow", resources=resources, company="demf")
+    [refused] = [p for p in problem_rows(demf, "sales/orders") if p["key"] == number]
+    assert refused["legal_entity"] == "demf" and refused["outcome"] == "rejected"
+    assert (f"ordernumber '{number}' already belongs to the record synced from legal entity usmf: document numbers "
+            "must not overlap across legal entities") in refused["reason"]
+    ledger = Ledger(f"sqlite:///{state_db}")
+    assert ledger.states("orders")[number].legal_entity == "usmf"  # the record stays usmf's
+    [name] = dv.read("salesorders", select=["name"], filter=f"ordernumber eq '{number}'")["name"]
+    assert name == "Numbered alike" and target_metadata(demf)["sales/orders"]["rows_created"] >= 1  # the others land
+
+    # the demf order's lines join no Sales order: the one with their number is usmf's (line 1 has usmf's
+    # line's key too, line 2 a key of its own)
+    lines = {p["key"]: p for p in problem_rows(demf, "sales/order_lines") if p["key"].startswith(f"{number}|")}
+    assert {k: (p["legal_entity"], p["outcome"]) for k, p in lines.items()} == {
+        f"{number}|1": ("demf", "rejected"), f"{number}|2": ("demf", "blocked")}
+    [order_id] = dv.read("salesorders", select=["salesorderid"], filter=f"ordernumber eq '{number}'")["salesorderid"]
+    assert len(dv.read("salesorderdetails", select=["salesorderdetailid"],
+                       filter=f"_salesorderid_value eq {order_id}")) == 1  # usmf's one line only
+
+    again = execute("orders_flow", resources=resources, company="usmf")
+    assert target_metadata(again)["sales/orders"]["rows_updated"] == 0  # usmf's order stays: no tug of war
+    assert target_metadata(again)["sales/order_lines"]["rows_updated"] == 0

@@ -77,6 +77,7 @@ class Plan:
     states: States  # the ledger's, by key
     validation: object
     settled: pd.Series  # row -> landed with its current content (nothing to validate or record again)
+    foreign: list  # rows whose key another legal entity's landed record holds (rejected, kept out of the ledger)
     # parked rows sent again as a probe (one per distinct error) -> the parked rows sharing its error
     probes: dict = field(default_factory=dict)
 
@@ -146,8 +147,10 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceCl
     checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped[~settled], _value_map_hint(template))
     # an unmapped legal entity explains the blank company field (and the key) better than validation
     reasons = _unmapped_company(template, mapped, source).combine_first(checked.reasons)
+    foreign = _held_by_another_company(template, keys, entities, state)
+    reasons = reasons.combine_first(foreign)
     valid = mapped.drop(index=reasons.index)
-    blocked = _blocked_rows(template, valid, ledger)
+    blocked = _blocked_rows(template, valid, entities, ledger)
     valid = valid.drop(index=blocked)
     same, landed = same.reindex(valid.index), landed.reindex(valid.index)
     # kept failing past max_attempts and not changed at the source since: wait for an unpark
@@ -160,7 +163,7 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceCl
     changed = valid.index[~valid.index.isin(parked) & ~handed_over.to_numpy() & ~unchanged.to_numpy()]
     payload, bind_reasons = _bound(template, valid.loc[changed], client)
     return Plan(mapped, keys, hashes, entities, pd.concat([reasons, bind_reasons]), blocked, parked,
-                payload, states, checked, settled, probes)
+                payload, states, checked, settled, list(foreign.index), probes)
 
 
 def row_states(states: States, keys: pd.Series) -> pd.DataFrame:
@@ -207,6 +210,28 @@ def _value_map_hint(template: FlowTemplate):
         return (f"has no entry in the value map from {value_map.source}: add it under "
                 f"flows.{template.name}.value_maps.{column} in p2c_flows.yaml")
     return explain
+
+
+def _held_by_another_company(template: FlowTemplate, keys: pd.Series, entities: pd.Series,
+                             state: pd.DataFrame) -> pd.Series:
+    """Rows whose key a record of another legal entity already landed under: a target key without the
+    company (a Sales order number) where F&O numbers each company's documents from the same start.
+
+    Written, the second company's order would overwrite the first's in Sales, and the two runs would
+    take the record from each other ever after (runs of one legal entity never see the other's rows,
+    so validation's duplicate check cannot). The first one to land keeps it, and its ledger record: the
+    refused row is reported by its run, not recorded. A source that settles its companies itself
+    (`first_company_wins`: products) is exempt."""
+    if template.source.first_company_wins or keys.empty:
+        return pd.Series(dtype=object)
+    theirs = state["legal_entity"]
+    clash = (state["outcome"].isin(LANDED) & theirs.notna() & entities.notna()
+             & (theirs.map(lambda e: fold(str(e))) != entities.map(lambda e: fold(str(e)))))
+    fields = "/".join(template.target.key)
+    return pd.Series({row: f"{fields} {keys[row]!r} already belongs to the record synced from legal entity "
+                           f"{theirs[row]}: document numbers must not overlap across legal entities (number "
+                           f"sequences per company, p2c-spec pitfall 14); renumber one of them in F&O"
+                      for row in keys.index[clash.to_numpy()]}, dtype=object)
 
 
 def _unmapped_company(template: FlowTemplate, mapped: pd.DataFrame, source: pd.DataFrame) -> pd.Series:
@@ -273,8 +298,10 @@ def outcome_per_row(plan: Plan, outcomes: dict) -> pd.DataFrame:
 def ledger_rows(template: FlowTemplate, plan: Plan, per_row: pd.DataFrame) -> list[RecordOutcome]:
     """One record per natural key (rows sharing a key were rejected together as duplicates); parked
     rows are not recorded: they stay parked until `p2c unpark` or their source changes; nor are settled
-    rows that stayed unchanged: the ledger already holds them as they are."""
-    kept = (per_row["outcome"] != "parked") & ~(plan.settled & per_row["outcome"].eq("unchanged"))
+    rows that stayed unchanged: the ledger already holds them as they are; nor rows whose key another
+    legal entity's record holds: that record is the other company's."""
+    kept = ((per_row["outcome"] != "parked") & ~(plan.settled & per_row["outcome"].eq("unchanged"))
+            & ~per_row.index.isin(plan.foreign))
     rows = pd.DataFrame({"key": plan.keys, "legal_entity": plan.legal_entities, "content_hash": plan.hashes}
                         ).join(per_row)[kept].drop_duplicates("key")
     rows = rows.astype(object).where(rows.notna(), None)
@@ -304,14 +331,20 @@ def _problems(plan: Plan, per_row: pd.DataFrame) -> pd.DataFrame:
     return problems.astype(object).where(problems.notna(), None).reset_index(drop=True)
 
 
-def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, ledger: Ledger) -> list:
-    """Lines whose header is not landed in the ledger (failed, rejected, blocked or never written)."""
+def _blocked_rows(template: FlowTemplate, payload: pd.DataFrame, entities: pd.Series, ledger: Ledger) -> list:
+    """Lines whose header is not landed in the ledger (failed, rejected, blocked or never written), or
+    landed for another legal entity (its number is another company's order: see
+    `_held_by_another_company`), which the line must not join."""
     if template.parent is None or payload.empty:
         return []
     headers = ledger.states(template.parent.flow).frame
-    landed = KeyIndex(headers.index[headers["outcome"].isin(LANDED)])
-    header_keys = record_keys(payload, template.parent.key)
-    return list(header_keys[~landed.isin(header_keys)].index)
+    landed = headers[headers["outcome"].isin(LANDED)]
+    owner = dict(zip(landed.index.map(fold), landed["legal_entity"].map(lambda e: fold(e) if e else None)))
+    header_keys = record_keys(payload, template.parent.key).map(fold)
+    theirs = header_keys.map(owner)  # the header's legal entity; NaN where unknown or not landed
+    ours = entities.reindex(payload.index).map(lambda e: fold(e) if isinstance(e, str) else None)
+    blocked = ~header_keys.isin(owner.keys()) | (theirs.notna() & ours.notna() & theirs.ne(ours))
+    return list(payload.index[blocked.to_numpy()])
 
 
 def _whole(value):
