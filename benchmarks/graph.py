@@ -2,9 +2,13 @@
 
 Seeds a fresh sandbox (`p2c-sandbox seed --scale N`) in a temporary folder, starts it on free ports,
 points the environment at it and at a temporary ledger (as benchmarks/sync.py does), and runs the
-whole job in-process (`p2c_assets.execution.execute("prospect_to_cash")`) twice: a first full sync,
-then a re-run in which nothing changed in either service. For each run it prints, per flow (the
-graph's groups: accounts, contacts, products, ...) and for the whole job:
+whole job in-process (`p2c_assets.execution.execute("prospect_to_cash")`): a first full sync of the
+master data (the seed holds no document the flows carry: its quotes name products made in Sales, its
+F&O orders customers that did not come from Sales); then the sandbox's simulated users make
+`--documents` quotes and F&O orders (default scale / 100) and half as many Sales orders, and a second
+run syncs them (the two together are the first full sync); then a re-run in which nothing changed in
+either service. For each run it prints, per flow (the graph's groups: accounts, contacts, products,
+...) and for the whole job:
 
 - wall seconds, and for the re-run its share of the full sync;
 - rows written (created + updated on the flow's target assets, per service: Sales = Dataverse,
@@ -40,6 +44,7 @@ import argparse
 import os
 import platform
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -327,6 +332,44 @@ def run_job(label: str, wire: Wire, sandbox_pid: int | None) -> Run:
                client_peak_mb(), meter.peak_step[1], process_peak_mb(sandbox_pid))
 
 
+def combined(label: str, first: Run, second: Run) -> Run:
+    """Two runs as one: the master-data sync and the documents sync are together the first full sync."""
+    by_flow: dict[str, Figures] = {}
+    by_step: dict[str, Figures] = {}
+    for target, parts in ((by_flow, (first.by_flow, second.by_flow)), (by_step, (first.by_step, second.by_step))):
+        for part in parts:
+            for name, figures in part.items():
+                target.setdefault(name, Figures()).add(figures)
+    total = Figures()
+    total.add(first.total)
+    total.add(second.total)
+    peak = max(first, second, key=lambda run: run.client_peak_mb)
+    return Run(label, by_flow, by_step, total, first.success and second.success, first.failed + second.failed,
+               first.engine_requests + second.engine_requests, peak.client_peak_mb, peak.peak_step,
+               max(first.sandbox_peak_mb, second.sandbox_peak_mb))
+
+
+def make_documents(sandbox, count: int) -> None:
+    """What the business does between syncs, at scale: the sandbox's simulated users take `count`
+    quotes and `count` F&O orders (confirmed, totals calculated, some invoiced) for the customers and
+    products the first sync landed, and half as many Sales orders, through the services' APIs.
+
+    First demf's order and invoice number sequences move to 500,000, as an F&O administrator following
+    Microsoft's advice does (p2c-spec pitfall 14): both companies number from the same start otherwise,
+    and Sales, which knows documents by number alone, would refuse every number they share."""
+    from p2c_sandbox.simulate import simulate
+
+    with sqlite3.connect(sandbox.data_dir / "finops.db") as conn:
+        conn.executemany("INSERT OR REPLACE INTO NumberSequences VALUES ('demf', ?, 500000)",
+                         [("SalesOrder",), ("CustInvoice",)])
+    started = time.perf_counter()
+    summary = simulate(sandbox.dataverse_url, sandbox.finops_url, steps=1, seed=7, authority=sandbox.authority_host,
+                       accounts_per_step=0, contacts_per_step=0, quotes_per_step=count, orders_per_step=count,
+                       sales_orders_per_step=count // 2)
+    made = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.counts.items()))
+    print(f"\nthe simulated users, {time.perf_counter() - started:.1f} s: {made}", flush=True)
+
+
 # --- printing ---------------------------------------------------------------------------------------------
 
 def per_thousand(n: float, rows: int, digits: int = 2) -> str:
@@ -453,6 +496,9 @@ def main() -> None:
     parser.add_argument("--skip-sdk", action="store_true", help="leave out the Dataverse writer vs SDK comparison")
     parser.add_argument("--sdk-rows", type=int, default=10_000, help="accounts of the SDK comparison")
     parser.add_argument("--steps", action="store_true", help="every step's figures, not only the slowest")
+    parser.add_argument("--documents", type=int, default=None,
+                        help="quotes and F&O orders the simulated users make between the master-data sync and the "
+                             "documents sync (default: scale / 100; 0: master data only)")
     args = parser.parse_args()
     import dagster as dg
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # the partitioned checks' notice, once per run
@@ -469,9 +515,17 @@ def main() -> None:
                               AZURE_TENANT_ID=sandbox.tenant, AZURE_CLIENT_ID=sandbox.client_id,
                               AZURE_CLIENT_SECRET=sandbox.client_secret,
                               P2C_STATE_URL=f"sqlite:///{Path(tmp, 'state.db')}")
-            full = run_job("first full sync", wire, sandbox.pid)
+            documents = args.scale // 100 if args.documents is None else args.documents
+            full = run_job("first full sync" + (": master data" if documents else ""), wire, sandbox.pid)
             print_full(full)
             print_steps(full, None if args.steps else 8)
+            if documents:
+                make_documents(sandbox, documents)
+                second = run_job("first full sync: the documents", wire, sandbox.pid)
+                print_full(second)
+                print_steps(second, None if args.steps else 8)
+                full = combined("first full sync (master data, then documents)", full, second)
+                print_full(full)
             rerun = run_job("no-change re-run", wire, sandbox.pid)
             print_rerun(rerun, full)
             print_steps(rerun, None if args.steps else 8)
