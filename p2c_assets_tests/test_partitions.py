@@ -178,3 +178,11 @@ def test_an_order_number_both_companies_use_lands_once_and_the_other_is_rejected
     again = execute("orders_flow", resources=resources, company="usmf")
     assert target_metadata(again)["sales/orders"]["rows_updated"] == 0  # usmf's order stays: no tug of war
     assert target_metadata(again)["sales/order_lines"]["rows_updated"] == 0
+
+    both = execute("orders_flow", resources=resources)  # a run over both: usmf's still holds the number
+    [refused] = [p for p in problem_rows(both, "sales/orders") if p["key"] == number]
+    assert refused["legal_entity"] == "demf" and "already belongs to the record synced from legal entity usmf" \
+        in refused["reason"]
+    kept = ledger.states("orders")[number]
+    assert kept.legal_entity == "usmf" and kept.outcome in ("created", "updated", "unchanged")
+    assert target_metadata(both)["sales/orders"]["rows_updated"] == 0

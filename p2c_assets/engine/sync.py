@@ -142,13 +142,15 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceCl
     hashes = content_hashes(mapped)
     same = state["content_hash"].eq(hashes)
     landed = state["outcome"].isin(LANDED)
-    settled = pd.Series(False, index=mapped.index) if full else (
-        landed & same & ~keys.map(fold).duplicated(keep=False))  # a duplicate is rejected with its twin
-    checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped[~settled], _value_map_hint(template))
-    # an unmapped legal entity explains the blank company field (and the key) better than validation
-    reasons = _unmapped_company(template, mapped, source).combine_first(checked.reasons)
     foreign = _held_by_another_company(template, keys, entities, state)
-    reasons = reasons.combine_first(foreign)
+    own = pd.Series(~mapped.index.isin(foreign.index), index=mapped.index)
+    # a duplicate is rejected with its twin, unless the twin is another company's: the holder stays
+    twinned = keys[own].map(fold).duplicated(keep=False).reindex(mapped.index, fill_value=False)
+    settled = pd.Series(False, index=mapped.index) if full else landed & same & ~twinned & own
+    checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped[~settled & own],
+                       _value_map_hint(template))
+    # an unmapped legal entity explains the blank company field (and the key) better than validation
+    reasons = _unmapped_company(template, mapped, source).combine_first(checked.reasons).combine_first(foreign)
     valid = mapped.drop(index=reasons.index)
     blocked = _blocked_rows(template, valid, entities, ledger)
     valid = valid.drop(index=blocked)
