@@ -71,7 +71,7 @@ class LegalEntityFrames(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         for key in context.asset_partition_keys:
-            rows = obj[obj[PARTITION] == key] if PARTITION in obj else obj
+            rows = obj[obj[PARTITION] == key]  # every source asset gives its rows their partition
             path = self._path(context, key)
             path.parent.mkdir(parents=True, exist_ok=True)
             # written aside and renamed: a parallel run of another legal entity never reads half a file
