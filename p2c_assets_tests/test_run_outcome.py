@@ -122,26 +122,29 @@ def test_an_unreachable_service_and_a_bad_overrides_file_exit_2(tenant, state_db
                                      "which does not exist"
 
 
-def test_alert_names_new_problem_records_and_only_when_their_number_rises(tenant, state_db, dv, first_sync,
-                                                                          monkeypatch):
-    webhook = Webhook()
-    monkeypatch.setenv("P2C_ALERT_WEBHOOK", webhook.url)
+@pytest.fixture
+def webhook(monkeypatch):
+    """A receiver the alert sensor posts to (P2C_ALERT_WEBHOOK)."""
+    receiver = Webhook()
+    monkeypatch.setenv("P2C_ALERT_WEBHOOK", receiver.url)
+    yield receiver
+    receiver.close()
+
+
+def test_alert_names_new_problem_records_and_only_when_their_number_rises(tenant, state_db, dv, first_sync, webhook):
     resources = sandbox_resources(tenant, state_db)
-    try:
-        with dg.instance_for_test() as instance:
-            cursor = alert_tick(instance, None)
-            [bad] = new_accounts(dv, "ALERT", 1, name=LONG_NAME)
-            run = execute("accounts_flow", instance=instance, resources=resources)
-            cursor = alert_tick(instance, cursor)
-            alerts_after_first = len(webhook.received)
-            execute("accounts_flow", instance=instance, resources=resources)
-            cursor = alert_tick(instance, cursor)
-            assert len(webhook.received) == alerts_after_first  # the same rejected row: no new alert
-            [worse] = new_accounts(dv, "WORSE", 1, name=LONG_NAME)
-            execute("accounts_flow", instance=instance, resources=resources)
-            alert_tick(instance, cursor)
-    finally:
-        webhook.close()
+    with dg.instance_for_test() as instance:
+        cursor = alert_tick(instance, None)
+        [bad] = new_accounts(dv, "ALERT", 1, name=LONG_NAME)
+        run = execute("accounts_flow", instance=instance, resources=resources)
+        cursor = alert_tick(instance, cursor)
+        alerts_after_first = len(webhook.received)
+        execute("accounts_flow", instance=instance, resources=resources)
+        cursor = alert_tick(instance, cursor)
+        assert len(webhook.received) == alerts_after_first  # the same rejected row: no new alert
+        [worse] = new_accounts(dv, "WORSE", 1, name=LONG_NAME)
+        execute("accounts_flow", instance=instance, resources=resources)
+        alert_tick(instance, cursor)
     first, last = webhook.received[0], webhook.received[-1]
     assert alerts_after_first == 1 and len(webhook.received) == 2
     assert first["run_url"] == f"http://127.0.0.1:3000/runs/{run.run_id}"
@@ -155,21 +158,16 @@ def test_alert_names_new_problem_records_and_only_when_their_number_rises(tenant
 
 
 def test_runs_of_each_legal_entity_are_compared_with_that_legal_entitys_last_run(tenant, state_db, dv, first_sync,
-                                                                                monkeypatch):
+                                                                                webhook):
     """The schedule alternates usmf and demf runs: a usmf problem row is alerted once, not after every
     demf run that has none."""
-    webhook = Webhook()
-    monkeypatch.setenv("P2C_ALERT_WEBHOOK", webhook.url)
     resources = sandbox_resources(tenant, state_db)
-    try:
-        with dg.instance_for_test() as instance:
-            cursor = alert_tick(instance, None)
-            [bad] = new_accounts(dv, "ALERT-LE", 1, name=LONG_NAME)  # a usmf account F&O would refuse
-            for company in ("usmf", "demf", "usmf", "demf"):
-                execute("accounts_flow", instance=instance, resources=resources, company=company)
-                cursor = alert_tick(instance, cursor)
-    finally:
-        webhook.close()
+    with dg.instance_for_test() as instance:
+        cursor = alert_tick(instance, None)
+        [bad] = new_accounts(dv, "ALERT-LE", 1, name=LONG_NAME)  # a usmf account F&O would refuse
+        for company in ("usmf", "demf", "usmf", "demf"):
+            execute("accounts_flow", instance=instance, resources=resources, company=company)
+            cursor = alert_tick(instance, cursor)
     entities = [alert["legal_entities"] for alert in webhook.received]
     assert "usmf" in entities and len(entities) == len(set(entities))  # once per legal entity at most
     [usmf] = [alert for alert in webhook.received if alert["legal_entities"] == "usmf"]
@@ -178,25 +176,21 @@ def test_runs_of_each_legal_entity_are_compared_with_that_legal_entitys_last_run
 
 
 def test_preview_writes_nothing_records_no_run_alerts_nothing_and_predicts_the_next_run(tenant, state_db, dv,
-                                                                                         first_sync, tmp_path):
+                                                                                         first_sync, tmp_path, webhook):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    webhook = Webhook()
     changed = new_accounts(dv, "SEEN", 2)
     p2c(tenant, state_db, tmp_path, "run", "--job", "accounts_flow")
     fresh = new_accounts(dv, "PREVIEW", 2)
     dv.upsert_many("accounts", [{"accountnumber": n, "websiteurl": "https://example.com/preview"} for n in changed],
                    key=["accountnumber"])
-    try:
-        with dg.instance_for_test(temp_dir=str(home)) as instance:
-            cursor = alert_tick(instance, None)
-            preview = p2c(tenant, state_db, tmp_path, "preview", "--job", "accounts_flow", DAGSTER_HOME=str(home),
-                          P2C_ALERT_WEBHOOK=webhook.url)
-            alert_tick(instance, cursor)
-            assert instance.get_runs() == [] and webhook.received == []
-            assert instance.get_latest_materialization_event(dg.AssetKey(["fo", "customers"])) is None
-    finally:
-        webhook.close()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        cursor = alert_tick(instance, None)
+        preview = p2c(tenant, state_db, tmp_path, "preview", "--job", "accounts_flow", DAGSTER_HOME=str(home),
+                      P2C_ALERT_WEBHOOK=webhook.url)
+        alert_tick(instance, cursor)
+        assert instance.get_runs() == [] and webhook.received == []
+        assert instance.get_latest_materialization_event(dg.AssetKey(["fo", "customers"])) is None
     assert preview.returncode == 0, preview.stdout + preview.stderr
     predicted = {}
     for row in preview.stdout.splitlines():
