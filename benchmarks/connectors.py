@@ -30,14 +30,28 @@ def credentials(sandbox: SandboxHandle) -> ClientCredentials:
 SERVER_PID: int | None = None  # the sandbox process, for its CPU time
 
 
-def server_cpu() -> float:
-    """CPU seconds the sandbox process has used so far (0 where /proc is not available)."""
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + sys) a process has used so far (0 where /proc is not available)."""
     try:
-        with open(f"/proc/{SERVER_PID}/stat") as f:
+        with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def peak_rss_mb(pid: int | None) -> float:
+    """A process's peak resident memory (VmHWM) in MB (0 where /proc is not available)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return 0.0
+
+
+def server_cpu() -> float:
+    """CPU seconds the sandbox process has used so far."""
+    return process_cpu(SERVER_PID)
 
 
 def measure(label: str, client, n: int, action) -> None:

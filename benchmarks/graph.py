@@ -62,6 +62,8 @@ from p2c_assets.engine.sync import PROBLEMS
 from p2c_assets.execution import execute
 from p2c_sandbox.process import running_sandbox
 
+import connectors as bench  # benchmarks/connectors.py: a process's CPU time and peak memory
+
 JOB = "prospect_to_cash"
 ROW_OUTCOMES = ("extracted", "filtered_out", "created", "updated", "unchanged")
 OUTSIDE = "(outside steps)"  # the part of a run no step accounts for
@@ -77,25 +79,6 @@ def client_cpu() -> float:
 
 def client_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-
-
-def process_cpu(pid: int | None) -> float:
-    """CPU seconds (user + sys) a process has used so far (0 where /proc is not available)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            values = f.read().rsplit(")", 1)[1].split()
-        return (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def process_peak_mb(pid: int | None) -> float:
-    """A process's peak resident memory (VmHWM) in MB (0 where /proc is not available)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-    except (OSError, StopIteration, ValueError):
-        return 0.0
 
 
 def machine() -> str:
@@ -201,7 +184,7 @@ class Meter:
         self.last: Reading | None = None
 
     def read(self) -> Reading:
-        return Reading(time.perf_counter(), client_cpu(), process_cpu(self.sandbox_pid), self.wire.snapshot(),
+        return Reading(time.perf_counter(), client_cpu(), bench.process_cpu(self.sandbox_pid), self.wire.snapshot(),
                        client_peak_mb())
 
     def start(self) -> None:
@@ -329,7 +312,7 @@ def run_job(label: str, wire: Wire, sandbox_pid: int | None) -> Run:
         total.add(figures)
     failed = [step for step, status in meter.status.items() if status != "ok"]
     return Run(label, by_flow, by_step, total, all(r.success for r in results), failed, engine_requests,
-               client_peak_mb(), meter.peak_step[1], process_peak_mb(sandbox_pid))
+               client_peak_mb(), meter.peak_step[1], bench.peak_rss_mb(sandbox_pid))
 
 
 def combined(label: str, first: Run, second: Run) -> Run:

@@ -40,15 +40,6 @@ def statuses(outcomes) -> dict[str, int]:
     return counts
 
 
-def peak_rss_mb(pid: int) -> float:
-    """A process's peak resident memory (VmHWM) in MB (0 where /proc is not available)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-    except (OSError, StopIteration, ValueError):
-        return 0.0
-
-
 def run(n: int, fo: FinOpsClient, batch: FinOpsClient, batch_rows: int) -> None:
     tag = uuid.uuid4().hex[:6].upper()
     created = bench.measure("package import, first load", fo, n,
@@ -91,7 +82,7 @@ def main() -> None:
         for n in args.rows:
             run(n, fo, batch, args.batch_rows)
         client_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS: client {client_mb:,.0f} MB, sandbox {peak_rss_mb(sandbox.pid):,.0f} MB")
+        print(f"peak RSS: client {client_mb:,.0f} MB, sandbox {bench.peak_rss_mb(sandbox.pid):,.0f} MB")
 
 
 if __name__ == "__main__":
