@@ -69,7 +69,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Iterator, Mapping, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pandas as pd
 import requests
@@ -78,13 +78,15 @@ from .base import MAX_BATCH, ODataClient, concat, frame
 from .batch import BatchRequest, BatchResponse, build_batch, parse_batch
 from .errors import DeltaTokenExpired, ServiceError, parse_error_body
 from .http import retry_after_seconds
-from .odata import entity_path, eq, key_predicate
+from .odata import chunk_values, entity_path, eq, in_function, key_predicate
 from .protocol import AnyOf, Delta, Ref
 from .writes import PendingRow, WriteOutcome, failed_with, match_key, prepare_rows, write_isolating_failures
 
 log = logging.getLogger("p2c_assets.connectors")
 
 MAX_PAGE = 5000
+MAX_IN_VALUES = 2000   # values of one In (module docstring)
+MAX_BATCH_URL = 64 * 1024   # characters of a URL inside a $batch (protocols.md A10)
 TOKEN_EXPIRED = "0x80044352"   # "Version stamp associated with the client has expired."
 SEGMENT_NOT_FOUND = "0x80060888"   # "Resource not found for the segment '...'": an undeclared bound action
 _GUID = re.compile(r"\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$")
@@ -139,11 +141,47 @@ class DataverseClient(ODataClient):
         ``companies`` narrows nothing: Dataverse rows belong to business units, not to F&O legal
         entities, so every row is read and a flow maps business units to legal entities itself.
         """
-        for query in self._filters(filter, where):
-            params = {name: value for name, value in (("$select", ",".join(select or ())), ("$filter", query),
-                                                      ("$orderby", orderby)) if value}
-            for body in self._pages(self.api + entity_set, params, self._prefer()):
-                yield frame(body.get("value", []), select)
+        url = self.api + entity_set
+        params = {name: value for name, value in (("$select", ",".join(select or ())), ("$orderby", orderby)) if value}
+        if where is None:
+            queries = [filter]
+        else:   # as long as a URL inside a $batch may be, less what the rest of it takes
+            room = MAX_BATCH_URL - len(url) - len(_query({**params, "$filter": filter or ""})) - 16
+            queries = self._filters(filter, where, room)
+        if len(queries) == 1 and len(quote(queries[0] or "", safe="")) <= self.max_filter_chars:
+            bodies = self._pages(url, {**params, "$filter": queries[0]} if queries[0] else params, self._prefer())
+        else:
+            bodies = self._batched_pages([f"{url}?{_query({**params, '$filter': q})}" for q in queries])
+        for body in bodies:
+            yield frame(body.get("value", []), select)
+
+    def _filters(self, filter: str | None, where: AnyOf | None, max_chars: int | None = None) -> list[str | None]:
+        """As ``ODataClient._filters``, a one-field ``where`` as ``In`` lists of at most ``MAX_IN_VALUES``,
+        each under ``max_chars`` (default ``max_filter_chars``) once encoded."""
+        if where is None or len(where.fields) != 1:
+            return super()._filters(filter, where)
+        ins = [in_function(where.fields[0], chunk) for chunk in chunk_values(
+            where.fields[0], [k[0] for k in where.keys], max_chars or self.max_filter_chars, MAX_IN_VALUES)]
+        return [f"({filter}) and {i}" if filter else i for i in ins]
+
+    def _batched_pages(self, urls: list[str]) -> Iterator[dict]:
+        """Response bodies of the GETs ``urls`` and of their next pages: 1,000 GETs per ``$batch``."""
+        while urls:
+            links = []
+            for share in range(0, len(urls), MAX_BATCH):
+                gets = [BatchRequest("GET", u, headers=self._prefer()) for u in urls[share:share + MAX_BATCH]]
+                for get, answer in zip(gets, self._batch(gets, changesets=False)):
+                    if answer is None:
+                        raise ServiceError(self.service, "GET", urlsplit(get.url).path, 0, "NoResponse",
+                                           "the $batch response has no part for this GET")
+                    if answer.status >= 300:
+                        raise ServiceError(self.service, "GET", urlsplit(get.url).path, answer.status,
+                                           *parse_error_body(answer.body))
+                    body = answer.json()
+                    yield body
+                    if body.get("@odata.nextLink"):
+                        links.append(body["@odata.nextLink"])
+            urls = links
 
     def read(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
              orderby: str | None = None, *, where: AnyOf | None = None,
@@ -379,38 +417,49 @@ class DataverseClient(ODataClient):
 
     def _upsert_changesets(self, entity_set: str, table: TableInfo, key: list[str],
                            rows: list[PendingRow]) -> dict[int, WriteOutcome]:
-        """One ``$batch`` of PATCH upserts, a changeset per row; parts throttled or unavailable are resent."""
+        """One ``$batch`` of PATCH upserts, a changeset per row."""
         if len(rows) > MAX_BATCH:
             raise ValueError(f"a Dataverse $batch holds at most {MAX_BATCH} operations, got {len(rows)}")
+        patches = [BatchRequest("PATCH", f"{self.api}{entity_path(entity_set, r.key_dict(key))}"
+                                         f"?$select={table.primary_id}",
+                                r.body_without(key), {"Prefer": "return=representation"}) for r in rows]
+        answers = self._batch(patches, changesets=True)
+        return {r.index: _part_outcome(r, answer, table) for r, answer in zip(rows, answers)}
+
+    def _batch(self, operations: list[BatchRequest], *, changesets: bool) -> list[BatchResponse | None]:
+        """The answer to each of ``operations`` sent in one ``$batch`` (each its own changeset when
+        ``changesets``) with ``Prefer: odata.continue-on-error``; None where the batch has no part for it.
+        Parts answering a transient error (429/502/503/504, a deadlock code: ``http.RetryPolicy``) are
+        sent again in a new batch with the same backoff as a whole request."""
         retry = self.http.retry
-        outcomes: dict[int, WriteOutcome] = {}
-        pending, attempt = rows, 0
+        answers: list[BatchResponse | None] = [None] * len(operations)
+        pending, attempt = list(range(len(operations))), 0
         while pending:
             attempt += 1
-            items = [[BatchRequest("PATCH", f"{self.api}{entity_path(entity_set, r.key_dict(key))}"
-                                            f"?$select={table.primary_id}",
-                                   r.body_without(key), {"Prefer": "return=representation"})] for r in pending]
-            content_type, body = build_batch(items)
+            content_type, body = build_batch([[operations[i]] if changesets else operations[i] for i in pending])
             response = self.http.request("POST", self.api + "$batch", data=body, headers={
                 "Content-Type": content_type, "Prefer": "odata.continue-on-error"})
-            answers = parse_batch(response.headers.get("Content-Type", ""), response.content)
+            parts = parse_batch(response.headers.get("Content-Type", ""), response.content)
             again, wait, throttled = [], None, 0
-            for i, r in enumerate(pending):
-                answer = answers[i][-1] if i < len(answers) and answers[i] else None
+            for n, i in enumerate(pending):
+                answer = answers[i] = parts[n][-1] if n < len(parts) and parts[n] else None
                 if answer is not None and answer.status >= 400 and attempt < retry.max_attempts \
-                        and retry.retryable("PATCH", answer.status, parse_error_body(answer.body)[0]):
-                    again.append(r)
+                        and retry.retryable(operations[i].method, answer.status, parse_error_body(answer.body)[0]):
+                    again.append(i)
                     throttled += answer.status == 429
                     after = _retry_after(answer)
                     wait = after if wait is None or (after or 0) > wait else wait
-                else:
-                    outcomes[r.index] = _part_outcome(r, answer, table)
             if again:
                 self.http.stats.add(throttled=throttled)
                 self.http.backoff(attempt, wait, f"{len(again)} $batch parts answered a transient error",
                                   "POST", urlsplit(self.api).path + "$batch")
             pending = again
-        return outcomes
+        return answers
+
+
+def _query(params: Mapping[str, str]) -> str:
+    """A query string, every value percent-encoded (``$`` kept in the names)."""
+    return "&".join(f"{name}={quote(value, safe='')}" for name, value in params.items())
 
 
 def _chunks(rows: list[PendingRow], size: int) -> list[list[PendingRow]]:

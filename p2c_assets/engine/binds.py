@@ -1,7 +1,7 @@
 """Bind: turn mapped natural values into references to related records (`Ref`).
 
 A value bound by an alternate key (`accountnumber`) becomes a `Ref` by that key, once a reference
-read shows the record exists; a value matched on a plain column (a unit's name) becomes a `Ref` by
+read of the distinct values the rows hold shows the record exists; a value matched on a plain column (a unit's name) becomes a `Ref` by
 the record id that column leads to. The client writes a `Ref` as its service links records. A value
 that matches nothing rejects the row with the field and value named, so an unknown product or
 currency is a clear rejection rather than a server error per row.
@@ -25,16 +25,19 @@ def bind_rows(template: FlowTemplate, frame: pd.DataFrame, references: Reference
         if field not in payload:
             continue
         column = payload.pop(field)
+        found = _targets(field, bind, column, references)
         navs: dict[str, list] = {}
         for row, value in column.items():
             if value is None:
                 continue
-            nav, ref = _reference(field, bind, value, references)
-            if ref is None:
+            target = found.get(fold(value))
+            if target is None:
                 problems.setdefault(row, []).append(
                     f"{field}: no {bind.entity_set} with {bind.by} {value!r} in Sales; create it there (or sync "
                     f"it first) and this row is sent on the next run")
                 continue
+            nav, entity_set, by, record_id = target
+            ref = Ref(entity_set, id=record_id) if record_id else Ref(entity_set, key=((by, value),))
             navs.setdefault(nav, [None] * len(payload))[payload.index.get_loc(row)] = ref
         for name, refs in navs.items():
             payload[name] = refs
@@ -42,13 +45,20 @@ def bind_rows(template: FlowTemplate, frame: pd.DataFrame, references: Reference
     return payload.drop(index=reasons.index), reasons
 
 
-def _reference(field: str, bind: Bind, value, references: References) -> tuple[str, Ref | None]:
+def _targets(field: str, bind: Bind, column: pd.Series, references: References) -> dict:
+    """Folded value -> (nav, entity set, column, record id or None) of the record each distinct value of
+    `column` binds to: the first of the bind's choices that holds it, each asked only for the values
+    the ones before did not hold."""
+    found: dict = {}
+    left = [v for v in dict.fromkeys(column) if v is not None]
     for nav, entity_set, by in bind.choices or ((bind.nav or field, bind.entity_set, bind.by),):
+        if not left:
+            break
         if bind.alternate_key:
-            if fold(value) in references.values(entity_set, by):
-                return nav, Ref(entity_set, key=((by, value),))
+            held = references.values(entity_set, by, among=left)
+            found.update({fold(v): (nav, entity_set, by, None) for v in left if fold(v) in held})
         else:
-            record_id = references.ids(entity_set, by).get(fold(value))
-            if record_id is not None:
-                return nav, Ref(entity_set, id=record_id)
-    return bind.nav or field, None
+            ids = references.ids(entity_set, by, among=left)
+            found.update({fold(v): (nav, entity_set, by, ids[fold(v)]) for v in left if fold(v) in ids})
+        left = [v for v in left if fold(v) not in found]
+    return found

@@ -3,7 +3,9 @@
 import pytest
 
 from p2c_assets.connectors import ClientCredentials, DataverseClient, DeltaTokenExpired
+from p2c_assets.connectors.errors import ServiceError
 from p2c_assets.connectors.odata import entity_path, literal
+from p2c_assets.connectors.protocol import AnyOf
 
 
 def accounts(tag, n, **extra):
@@ -330,3 +332,15 @@ def test_many_keys_are_read_as_the_whole_table_and_a_few_into_a_big_table_by_the
             spent = small_pages.stats.since(before).requests
     assert [o.status for o in more] == ["updated"] * 4 + ["created"] * 4 and all(o.target_id for o in more)
     assert spent < 60 / 5    # fewer requests than one read of the table's 12 pages
+
+
+def test_a_read_by_thousands_of_keys_is_one_batch_and_its_errors_are_the_services(dv, tag):
+    dv.upsert_many("accounts", accounts(tag, 3), key=["accountnumber"])
+    keys = AnyOf(("accountnumber",), tuple((f"{tag}-{i:03d}",) for i in range(5000)))
+    before = dv.stats.snapshot()
+    found = dv.read("accounts", select=["accountnumber"], where=keys)
+    assert dv.stats.since(before).requests == 1
+    assert sorted(found["accountnumber"]) == [f"{tag}-{i:03d}" for i in range(3)]
+    with pytest.raises(ServiceError) as refused:
+        dv.read("accounts", select=["nmae"], where=keys)
+    assert refused.value.status == 400 and "Could not find a property named 'nmae'" in refused.value.message

@@ -75,6 +75,26 @@ def test_filter_is_case_insensitive_and_counts(dv, unique):
     assert body["@odata.count"] == 1 and body["value"][0]["name"] == tag.upper()
 
 
+def test_in_query_function_matches_any_of_its_values_without_case(dv, unique):
+    tag = unique("in")
+    made = [dv.create("accounts", {"name": f"{tag} {n}"}) for n in ("O'Hara", "Two", "Three")]
+    values = f"['{tag.upper()} O''Hara',\"{tag} two\",'nobody']"
+    response = dv.get("accounts", params={"$select": "name", "$orderby": "name",
+                                          "$filter": f"Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues={values})"})
+    assert response.status_code == 200, response.text
+    assert [r["name"] for r in response.json()["value"]] == [f"{tag} O'Hara", f"{tag} Two"]
+    ids = f"['{made[2]['accountid'].upper()}']"
+    response = dv.get("accounts", params={
+        "$filter": f"startswith(name,'{tag}') and Microsoft.Dynamics.CRM.In(PropertyName='accountid',PropertyValues={ids})"})
+    assert [r["name"] for r in response.json()["value"]] == [f"{tag} Three"]
+
+
+def test_in_query_function_takes_at_most_2000_values(dv):
+    values = ",".join(f"'{i}'" for i in range(2001))
+    response = dv.get("accounts", params={"$filter": f"Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=[{values}])"})
+    assert response.status_code == 400 and "2000" in response.json()["error"]["message"]
+
+
 def test_unknown_column_in_filter_names_it(dv):
     response = dv.get("accounts", params={"$filter": "nmae eq 'x'"})
     assert response.status_code == 400

@@ -3,10 +3,19 @@
 Paging follows the real service: `Prefer: odata.maxpagesize` (at most 5000), an absolute
 `@odata.nextLink` whose `$skiptoken` is a URL-encoded XML paging cookie, `Preference-Applied`.
 The cookie carries the offset of the next page; clients treat it as opaque, as they must.
+
+`$filter` takes Dataverse's `In` query function
+(`Microsoft.Dynamics.CRM.In(PropertyName='accountnumber',PropertyValues=['A-1','A-2'])`, protocols.md
+A4; the values are a `Collection(Edm.String)`: https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/in),
+rewritten into the `in` operator the shared parser knows. Like the real service it takes at most
+2,000 values: "the In value is limited to 2000 values" (Microsoft's answer in
+https://github.com/MicrosoftDocs/powerapps-docs/issues/1798; the error text here is the sandbox's own).
+Parameter aliases (`PropertyValues=@p2`) are not supported.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import quote, urlencode
 
@@ -18,6 +27,10 @@ from .records import to_json
 from .tables import EntityType
 
 MAX_PAGE = 5000
+MAX_IN_VALUES = 2000
+_STRING = r"'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\""
+_IN = re.compile(r"Microsoft\.Dynamics\.CRM\.In\(\s*PropertyName\s*=\s*'(\w+)'\s*,\s*PropertyValues\s*=\s*"
+                 rf"\[((?:\s*(?:{_STRING})\s*,?)*)\]\s*\)")
 _COOKIE = re.compile(r'pagenumber="(\d+)".*?pagingcookie="(\d+)"', re.S)
 
 # one-to-many relationships usable in $expand: name -> (child entity set, lookup column on the child)
@@ -42,12 +55,32 @@ def select_of(entity: EntityType, req) -> list[str] | None:
         raise _query_error(entity, exc) from None
 
 
+def _odata_string(value: str) -> str:
+    """A value of a `PropertyValues` list as an OData string literal (the docs show both quotes)."""
+    if value.startswith("'"):
+        return value
+    return "'" + json.loads(value).replace("'", "''") + "'"
+
+
+def _in_functions(text: str) -> str:
+    """`$filter` text with every `Microsoft.Dynamics.CRM.In(...)` as `name in (...)` (`eq` for one value,
+    which odata-query's `in` does not parse)."""
+    def rewrite(match: re.Match) -> str:
+        values = [_odata_string(v) for v in re.findall(_STRING, match.group(2))]
+        if not values or len(values) > MAX_IN_VALUES:
+            raise ODataError(f"The In function takes from 1 to {MAX_IN_VALUES} values in PropertyValues, "
+                             f"got {len(values)}.")
+        name = match.group(1)
+        return f"{name} eq {values[0]}" if len(values) == 1 else f"({name} in ({','.join(values)}))"
+    return _IN.sub(rewrite, text)
+
+
 def where_of(entity: EntityType, req) -> tuple[str | None, list]:
     text = req.query.get("$filter")
     if not text:
         return None, []
     try:
-        return filter_to_sql(text, entity.properties)
+        return filter_to_sql(text, entity.properties, _in_functions)
     except ODataError as exc:
         raise _query_error(entity, exc) from None
 
