@@ -7,6 +7,10 @@ first load through OData `$batch` for comparison. Each line gives the wall time,
 HTTP requests per 1,000 rows (blob storage included) and the CPU seconds per 1,000 rows of the
 sandbox process and of this (client) process; at the end, the peak memory (RSS) of both.
 
+The rows are what a flow hands the client: a payload frame (``dataAreaId`` included, as the mapping
+sets it) and the records ``engine/sync.py`` ``write()`` makes of it, both held while the write
+runs; each write's outcomes are counted and let go, as ``write()`` does once it has read them.
+
     .venv/bin/python benchmarks/packages.py                   # 10,000 and 100,000 rows
     .venv/bin/python benchmarks/packages.py --rows 500000     # Data Integrator's scale
     .venv/bin/python benchmarks/packages.py --batch-rows 0    # skip the $batch comparison
@@ -20,45 +24,54 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import pandas as pd
+
 import connectors as bench  # benchmarks/connectors.py: the measurement line
 from p2c_assets.connectors import FinOpsClient
+from p2c_assets.engine.sync import _whole
 from p2c_sandbox.process import running_sandbox
 
 KEY = ["dataAreaId", "CustomerAccount"]
 
 
-def customers(tag: str, n: int, **changes) -> list[dict]:
-    return [{"CustomerAccount": f"{tag}{i:07d}", "OrganizationName": f"Customer {i}",
-             "CustomerGroupId": "10", "SalesCurrencyCode": "USD", "PrimaryContactPhone": "555-0100",
-             "DeliveryAddressCity": "Seattle", "CreditLimit": 1000.0, **changes} for i in range(n)]
+def customers(n: int, **changes) -> pd.DataFrame:
+    """A payload of ``n`` new customers (an account number of their own per call)."""
+    tag = uuid.uuid4().hex[:6].upper()
+    return pd.DataFrame({
+        "dataAreaId": "usmf", "CustomerAccount": [f"{tag}{i:07d}" for i in range(n)],
+        "OrganizationName": [f"Customer {i}" for i in range(n)], "CustomerGroupId": "10",
+        "SalesCurrencyCode": "USD", "PrimaryContactPhone": "555-0100", "DeliveryAddressCity": "Seattle",
+        "CreditLimit": 1000.0, **changes})
 
 
-def statuses(outcomes) -> dict[str, int]:
+def records(payload: pd.DataFrame) -> list[dict]:
+    """The rows as ``engine/sync.py`` ``write()`` hands them to ``upsert_many``."""
+    return [{k: _whole(v) for k, v in row.items() if v is not None} for row in payload.to_dict(orient="records")]
+
+
+def write(label: str, client: FinOpsClient, payload: pd.DataFrame, expected: dict[str, int]) -> None:
+    """One measured upsert of ``payload``, checked by the count of each outcome status."""
+    rows = records(payload)
+    outcomes = bench.measure(label, client, len(rows),
+                             lambda: client.upsert_many("CustomersV3", rows, key=KEY))
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
-    return counts
+    assert counts == expected, counts
 
 
 def run(n: int, fo: FinOpsClient, batch: FinOpsClient, batch_rows: int) -> None:
-    tag = uuid.uuid4().hex[:6].upper()
-    created = bench.measure("package import, first load", fo, n,
-                            lambda: fo.upsert_many("CustomersV3", customers(tag, n), key=KEY))
-    assert statuses(created) == {"created": n}, statuses(created)
-    updated = bench.measure("package import, every row updated", fo, n, lambda: fo.upsert_many(
-        "CustomersV3", customers(tag, n, CreditLimit=2500.0), key=KEY))
-    assert statuses(updated) == {"updated": n}, statuses(updated)
-    rows = customers(uuid.uuid4().hex[:6].upper(), n)
-    for row in rows[::100]:
-        row["CustomerGroupId"] = "99"
-    refused = bench.measure("package import, 1% refused", fo, n,
-                            lambda: fo.upsert_many("CustomersV3", rows, key=KEY))
-    assert statuses(refused) == {"created": n - len(rows[::100]), "failed": len(rows[::100])}
+    payload = customers(n)
+    write("package import, first load", fo, payload, {"created": n})
+    payload["CreditLimit"] = 2500.0
+    write("package import, every row updated", fo, payload, {"updated": n})
+    payload = customers(n)
+    payload.loc[::100, "CustomerGroupId"] = "99"
+    refused = len(payload.index[::100])
+    write("package import, 1% refused", fo, payload, {"created": n - refused, "failed": refused})
     if batch_rows:
         m = min(n, batch_rows)
-        outcomes = bench.measure("$batch changesets, first load", batch, m, lambda: batch.upsert_many(
-            "CustomersV3", customers(uuid.uuid4().hex[:6].upper(), m), key=KEY))
-        assert statuses(outcomes) == {"created": m}, statuses(outcomes)
+        write("$batch changesets, first load", batch, customers(m), {"created": m})
 
 
 def main() -> None:

@@ -25,6 +25,11 @@ write on OData ``$batch``). The steps are F&O's documented ones:
    (``GetExecutionErrors``) fails every row of its package with its messages.
 
 ``upsert_many``'s contract holds: one ``WriteOutcome`` per row, in row order.
+
+Memory: the caller holds the rows (half a million at Data Integrator's scale), so this module keeps
+no second copy of them, nor anything per row that outlives its step: the package is streamed row by
+row into a compressed zip (a few MB at 500,000 rows), the keys the target holds are one flag per row
+(their folded text only while the read lasts), and the outcomes go straight into the result list.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 from p2c_assets.schemas.microsoft import data_management_name
@@ -125,32 +130,50 @@ class _Group:
 def upsert(client: FinOpsClient, entity_set: str, rows: Sequence[Mapping[str, object]],
            key: list[str], poll: PollPolicy = PollPolicy()) -> list[WriteOutcome]:
     """Insert or update ``rows`` by ``key`` through package imports; one outcome per row, in order."""
-    pending, outcomes = prepare_rows(entity_set, [client._complete(r, key) for r in rows], key)
+    pending, failed = prepare_rows(entity_set, [client._complete(r, key) for r in rows], key)
+    results: list[WriteOutcome | None] = [None] * len(rows)
+    for index, outcome in failed.items():
+        results[index] = outcome
     if pending:
-        existing = _existing(client, entity_set, key, pending)
+        existing = _existing(client, entity_set, key, pending, len(rows))
         blobs = HttpSession("Azure Blob storage", _SignedUrls(), timeout=client.http.timeout,
                             max_concurrency=1, retry=client.http.retry)
         blobs.stats = client.http.stats  # the bulk route's requests count as the client's
         try:
             for group in _groups(pending, client.company):
-                outcomes.update(_ImportJob(client, blobs, entity_set, key, group, poll).run(existing))
+                job = _ImportJob(client, blobs, entity_set, key, group, poll)
+                for r, outcome in zip(group.rows, job.run(existing)):
+                    results[r.index] = outcome
         finally:
             blobs.close()
-    return [outcomes[i] for i in range(len(rows))]
+    return results
 
 
-def _existing(client: FinOpsClient, entity_set: str, key: list[str],
-              pending: list[PendingRow]) -> set[tuple]:
-    """The keys among ``pending`` (as CSV text, folded) that the target holds: one read of the key
-    fields in the companies written, however many rows, kept only where they are written."""
-    wanted = {tuple(fold(_cell(v)) for v in r.key) for r in pending}
+def _existing(client: FinOpsClient, entity_set: str, key: list[str], pending: list[PendingRow],
+              count: int) -> bytearray:
+    """Per row (by index, ``count`` of them), 1 where the target holds its key: one read of the key
+    fields in the companies written, however many rows. The keys are compared as CSV text, folded,
+    as F&O compares them; that text lives only during the read (kept, it would weigh more than the
+    outcomes)."""
+    first: dict[tuple, int] = {}  # a key's text -> its first row
+    repeats: dict[int, list[int]] = {}  # first row -> later rows with the same text (1 and "1")
+    for r in pending:
+        if (at := first.setdefault(_text(r.key), r.index)) != r.index:
+            repeats.setdefault(at, []).append(r.index)
     companies = (sorted({str(r.key[key.index(COMPANY_FIELD)]) for r in pending})
                  if COMPANY_FIELD in key else None)
-    held = set()
+    held = bytearray(count)
     for page in client.iter_pages(entity_set, select=key, companies=companies):
-        held.update(k for k in (tuple(fold(_cell(v)) for v in values)
-                                for values in page[key].itertuples(index=False, name=None)) if k in wanted)
+        for values in page[key].itertuples(index=False, name=None):
+            if (at := first.get(_text(values))) is not None:
+                for index in (at, *repeats.get(at, ())):
+                    held[index] = 1
     return held
+
+
+def _text(values: Iterable[object]) -> tuple:
+    """Key values as F&O compares them: CSV text, folded."""
+    return tuple(fold(_cell(v)) for v in values)
 
 
 def _groups(pending: list[PendingRow], default_company: str) -> list[_Group]:
@@ -171,11 +194,12 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def build_package(name: str, columns: Sequence[str], rows: Sequence[Mapping[str, object]]) -> bytes:
+def build_package(name: str, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> bytes:
     """A data package of one entity (Data management name ``name``): manifest, header, CSV-Unicode.
 
     The CSV is written straight into the zip, row by row: half a million rows never sit in memory
-    as one text."""
+    as one text, and compressed they are a few MB, so the package is bytes (the upload can then be
+    sent again as it is when a request is retried)."""
     file_name = f"{name}.csv"
     ET.register_namespace("", NS)
     manifest = ET.Element(f"{{{NS}}}DataManagementPackageManifest")
@@ -211,12 +235,15 @@ def build_package(name: str, columns: Sequence[str], rows: Sequence[Mapping[str,
     return package.getvalue()
 
 
-def read_csv(data: bytes) -> list[dict[str, str]]:
-    """The rows of a CSV file F&O wrote (CSV-Unicode, or UTF-8), by upper-case column name."""
-    text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data.decode("utf-8-sig")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [c.upper() for c in next(reader, [])]
-    return [dict(zip(header, values)) for values in reader]
+def read_csv(data: bytes) -> Iterator[dict[str, str]]:
+    """The rows of a CSV file F&O wrote (CSV-Unicode, or UTF-8), by upper-case column name, one at a
+    time: an error file can name every row of a package, and is never decoded whole."""
+    encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    with io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="") as text:
+        reader = csv.reader(text)
+        header = [c.upper() for c in next(reader, [])]
+        for values in reader:
+            yield dict(zip(header, values))
 
 
 class _ImportJob:
@@ -235,10 +262,10 @@ class _ImportJob:
 
     def _text_key(self, values: Sequence[object]) -> tuple:
         """A key as it reads in an error file (the company is the package's)."""
-        return tuple(fold(self.group.company if f == COMPANY_FIELD else _cell(v))
-                     for f, v in zip(self.key, values))
+        return _text(self.group.company if f == COMPANY_FIELD else v for f, v in zip(self.key, values))
 
-    def run(self, existing: set[tuple]) -> dict[int, WriteOutcome]:
+    def run(self, existing: bytearray) -> list[WriteOutcome]:
+        """The outcome of each row of the group, in its order; ``existing``: ``_existing``'s flags."""
         rows, started = self.group.rows, time.monotonic()
         try:
             status = self._import()
@@ -246,21 +273,19 @@ class _ImportJob:
             whole = None if status in ("Succeeded", "PartiallySucceeded") else self._execution_error(status)
         except ServiceError as exc:  # F&O refused the package itself: every row fails with why
             code = exc.code or f"HTTP {exc.status}"
-            return {r.index: WriteOutcome(r.key, "failed", error_code=code, error_message=exc.detail)
-                    for r in rows}
-        outcomes = {}
+            return [WriteOutcome(r.key, "failed", error_code=code, error_message=exc.detail) for r in rows]
+        outcomes = []
         for r in rows:
-            text_key = self._text_key(r.key)
-            if text_key in refused or whole is not None:
-                code, message = refused.get(text_key, whole)
-                outcomes[r.index] = WriteOutcome(r.key, "failed", error_code=code, error_message=(
+            why = refused.get(self._text_key(r.key), whole) if refused else whole
+            if why is not None:
+                code, message = why
+                outcomes.append(WriteOutcome(r.key, "failed", error_code=code, error_message=(
                     f"{message} (F&O Data management execution {self.execution}, "
-                    f"entity {self.name})"))
+                    f"entity {self.name})")))
             else:
-                status_of_row = "updated" if text_key in existing else "created"
-                outcomes[r.index] = WriteOutcome(r.key, status_of_row,
-                                                 target_id=key_predicate(r.key_dict(self.key)))
-        failed = sum(o.status == "failed" for o in outcomes.values())
+                outcomes.append(WriteOutcome(r.key, "updated" if existing[r.index] else "created",
+                                             target_id=key_predicate(r.key_dict(self.key))))
+        failed = sum(o.status == "failed" for o in outcomes)
         log.info("%s package import into %s (%s): execution %s %s, %d rows, %d refused, %.1f s",
                  self.client.service, self.entity_set, self.group.company, self.execution, status,
                  len(rows), failed, time.monotonic() - started)
@@ -268,7 +293,7 @@ class _ImportJob:
 
     def _import(self) -> str:
         """Upload the package, start its import, wait for it; the final status."""
-        package = build_package(self.name, self.group.columns, [r.row for r in self.group.rows])
+        package = build_package(self.name, self.group.columns, (r.row for r in self.group.rows))
         target = json.loads(self._action("GetAzureWriteUrl",
                                          uniqueFileName=f"p2c-{self.entity_set}-{uuid.uuid4()}.zip"))
         self.blobs.request("PUT", target["BlobUrl"], data=package,
