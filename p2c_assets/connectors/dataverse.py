@@ -29,8 +29,9 @@ preflight checks the flows' keys against the tenant's) is what refuses a CreateM
 The first CreateMultiple of a call goes alone: when it is refused, the other rows the ledger has not
 seen land are likely not new either, and all of them are looked up at once instead of being sent in
 requests bound to be refused. So a write costs one request per batch when the ledger knows the
-target, and a refused request and a few key reads more when it does not, against the 2 per 1,000
-rows that Microsoft's service protection limits make worth aiming at.
+target, and a refused request and two key reads more when it does not (each one request however
+many keys: see the reads below), against the 2 per 1,000 rows that Microsoft's service protection
+limits make worth aiming at.
 
 Why batches of 1,000 in parallel, and not more: Microsoft's suggested start (above), a failed
 request stays cheap to split, and the requests in flight are what the service protection limits
@@ -38,6 +39,15 @@ count (protocols.md A13: 52 concurrent requests per user, and 20 minutes of exec
 minutes, i.e. about 4 requests busy all the time), so ``max_concurrency`` (default 4) is the cap;
 a 429 waits for its ``Retry-After`` (``http.HttpSession``). On standard tables one bad target fails
 the whole request, so failing UpsertMultiple requests are split (``writes.write_isolating_failures``).
+Microsoft's Python SDK (PowerPlatform-Dataverse-Client 1.1.0, ``records.create`` / ``records.upsert``
+with a list) sends every row in one CreateMultiple or UpsertMultiple and one request at a time: 10
+times fewer requests, but one request as long as the whole write, all of it lost to one bad row,
+and nothing in parallel. On the sandbox (``benchmarks/dataverse_writer.py``, 10,000 accounts) the
+two take the same time to within the noise of a shared machine; on a real service Microsoft
+recommends parallel requests for throughput ("Sending requests in parallel is a recommended strategy
+to increase total throughput when performing bulk operations", its Web API Parallel Operations
+sample, https://learn.microsoft.com/samples/microsoft/powerapps-samples/web-api-parallel-operations-sample),
+which one request of 10,000 cannot use.
 
 Alternate-key fields are left out of the UpsertMultiple target bodies (the key in ``@odata.id``
 fills them on create), which avoids the UpsertMultiple create-path bug with key fields in the body
@@ -364,29 +374,12 @@ class DataverseClient(ODataClient):
         return written
 
     def _key_ids(self, entity_set: str, table: TableInfo, key: list[str], keys: list[tuple]) -> dict[tuple, str]:
-        """``match_key`` -> primary id of the rows among ``keys`` that the table holds: one key-only read.
-
-        Keys whose filter fits one request are read by that filter. Else the whole table's keys are
-        read (a table of 5,000 rows a request, where filters of 1,000 keys take about five): cheaper
-        unless the table is much larger than the write, and then, once the pages read have cost what
-        the filters would, the filters are used instead.
-        """
+        """``match_key`` -> primary id of the rows among ``keys`` that the table holds: one key-only read
+        by those keys (``read`` narrows by ``In`` lists, as many as it takes in one ``$batch``)."""
         if not keys:
             return {}
-        filters = self._filters(None, AnyOf(tuple(key), tuple(keys)))
-        query = {"$select": ",".join([*key, table.primary_id])}
-        prefer = self._prefer()
-        if len(filters) > 1:
-            found: dict[tuple, str] = {}
-            for pages, body in enumerate(self._pages(self.api + entity_set, query, prefer), 1):
-                found.update(_ids(body, key, table))
-                if pages >= len(filters) and body.get("@odata.nextLink"):
-                    break
-            else:
-                return found
-        wanted = {match_key(k) for k in keys}
-        return {k: i for f in filters for body in self._pages(self.api + entity_set, {**query, "$filter": f}, prefer)
-                for k, i in _ids(body, key, table).items() if k in wanted}
+        found = self.read(entity_set, [*key, table.primary_id], where=AnyOf(tuple(key), tuple(keys)))
+        return {match_key(k): i for k, i in zip(zip(*(found[f] for f in key)), found[table.primary_id])}
 
     def _bulk(self, entity_set: str, table: TableInfo, message: str, targets: list[dict]) -> requests.Response:
         """POST a bulk message with ``targets``; ``_BulkMessagesMissing`` when the table has none."""
@@ -464,11 +457,6 @@ def _query(params: Mapping[str, str]) -> str:
 
 def _chunks(rows: list[PendingRow], size: int) -> list[list[PendingRow]]:
     return [rows[i:i + size] for i in range(0, len(rows), size)]
-
-
-def _ids(body: dict, key: list[str], table: TableInfo) -> dict[tuple, str]:
-    """``match_key`` -> primary id of the rows of one page of a key-only read."""
-    return {match_key(tuple(row.get(f) for f in key)): row[table.primary_id] for row in body.get("value", [])}
 
 
 def _link(ref: Ref) -> str:
