@@ -26,10 +26,12 @@ write on OData ``$batch``). The steps are F&O's documented ones:
 
 ``upsert_many``'s contract holds: one ``WriteOutcome`` per row, in row order.
 
-Memory: the caller holds the rows (half a million at Data Integrator's scale), so this module keeps
-no second copy of them, nor anything per row that outlives its step: the package is streamed row by
+Memory: the caller holds the rows (half a million at Data Integrator's scale), so this module makes
+no copy of them (a row that carries its company, as the flows' rows do, is not even completed), and
+keeps per row only what the outcome needs (``prepare_rows``' key): the package is streamed row by
 row into a compressed zip (a few MB at 500,000 rows), the keys the target holds are one flag per row
-(their folded text only while the read lasts), and the outcomes go straight into the result list.
+(their folded text only while the read lasts), the outcomes go straight into the result list, and an
+error file is read a row at a time.
 """
 
 from __future__ import annotations
