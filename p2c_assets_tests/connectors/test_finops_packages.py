@@ -71,6 +71,20 @@ def test_a_row_without_a_field_leaves_that_field_as_it_was(fo, bulk, tag):
     assert email[f"{tag}-00001"] == "new@contoso.com"
 
 
+def test_keys_the_target_holds_are_matched_as_f_and_o_reads_them(fo, bulk, tag):
+    """Letter case aside, and as CSV text: 4711 and "4711" are the same F&O record."""
+    number = str(int(tag, 16))
+    assert {o.status for o in fo.upsert_many("CustomersV3", customers(tag, 1) + [
+        {**customers(tag, 1)[0], "CustomerAccount": number}], key=KEY)} == {"created"}
+    rows = customers(tag.lower(), 60)
+    rows[1:3] = [{**rows[1], "CustomerAccount": int(number)}, {**rows[2], "CustomerAccount": number}]
+
+    outcomes = bulk.upsert_many("CustomersV3", rows, key=KEY)
+
+    assert [o.status for o in outcomes[:4]] == ["updated", "updated", "updated", "created"]
+    assert {o.status for o in outcomes[3:]} == {"created"}
+
+
 def test_refused_rows_fail_with_the_field_and_the_rest_land(bulk, tag):
     rows = customers(tag, 200)
     for i in (3, 77, 150):
