@@ -155,8 +155,8 @@ def _existing(client: FinOpsClient, entity_set: str, key: list[str], pending: li
               count: int) -> bytearray:
     """Per row (by index, ``count`` of them), 1 where the target holds its key: one read of the key
     fields in the companies written, however many rows. The keys are compared as CSV text, folded,
-    as F&O compares them; that text lives only during the read (kept, it would weigh more than the
-    outcomes)."""
+    as F&O compares them; that text lives only during the read (kept, it would sit beside the
+    outcomes, about 100 MB at 500,000 rows)."""
     first: dict[tuple, int] = {}  # a key's text -> its first row
     repeats: dict[int, list[int]] = {}  # first row -> later rows with the same text (1 and "1")
     for r in pending:
