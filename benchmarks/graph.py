@@ -280,11 +280,13 @@ def reports(results) -> list[tuple[dict, object]]:
     return found
 
 
-def run_job(label: str, wire: Wire, sandbox_pid: int | None) -> Run:
+def run_job(label: str, wire: Wire, sandbox_pid: int | None, storage: Path) -> Run:
+    """One run of the job on an instance whose storage folder is `storage` for every run, as a
+    deployment's is (the frames the runs pass between steps are kept there)."""
     import dagster as dg
 
     meter = Meter(wire, sandbox_pid)
-    instance = dg.DagsterInstance.ephemeral()
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(storage))
     meter.watch(instance)
     meter.start()
     results = results_of(execute(JOB, instance=instance))
@@ -499,17 +501,18 @@ def main() -> None:
                               AZURE_CLIENT_SECRET=sandbox.client_secret,
                               P2C_STATE_URL=f"sqlite:///{Path(tmp, 'state.db')}")
             documents = args.scale // 100 if args.documents is None else args.documents
-            full = run_job("first full sync" + (": master data" if documents else ""), wire, sandbox.pid)
+            storage = Path(tmp, "dagster")
+            full = run_job("first full sync" + (": master data" if documents else ""), wire, sandbox.pid, storage)
             print_full(full)
             print_steps(full, None if args.steps else 8)
             if documents:
                 make_documents(sandbox, documents)
-                second = run_job("first full sync: the documents", wire, sandbox.pid)
+                second = run_job("first full sync: the documents", wire, sandbox.pid, storage)
                 print_full(second)
                 print_steps(second, None if args.steps else 8)
                 full = combined("first full sync (master data, then documents)", full, second)
                 print_full(full)
-            rerun = run_job("no-change re-run", wire, sandbox.pid)
+            rerun = run_job("no-change re-run", wire, sandbox.pid, storage)
             print_rerun(rerun, full)
             print_steps(rerun, None if args.steps else 8)
             print_summary(full, rerun)

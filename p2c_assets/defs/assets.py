@@ -7,16 +7,22 @@ graph; descriptions, columns, column lineage, tags and code references from `def
 the effective settings (the overrides file included) read when the definitions load.
 """
 
+import hashlib
+import json
+from functools import partial
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
 from p2c_assets.defs import lineage
 from p2c_assets.defs.graph import AssetNode, FlowGraph
-from p2c_assets.defs.partitions import assign_partitions, legal_entity_partitions, run_companies
-from p2c_assets.defs.reporting import report_metadata, source_check, target_checks
+from p2c_assets.defs.partitions import (
+    SCHEMA_CHECK, LegalEntityFrames, StoredFrames, assign_partitions, legal_entity_partitions, run_companies)
+from p2c_assets.defs.reporting import check_summary, report_metadata, source_check, stored_check, target_checks
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.engine.extract import extract_changes
+from p2c_assets.engine.settled import IDENTITY, code_digest, described
 from p2c_assets.engine.sync import sync
 from p2c_assets.flows.settings import Settings
 from p2c_assets.preflight import schema_problems
@@ -86,7 +92,7 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
         "pandera_schema", asset=node.key, description=f"source rows match the {schema.name} schema")])
     def source_asset(context: dg.AssetExecutionContext, config: ExtractConfig, dataverse: DataverseResource,
                      finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
-                     **inputs: pd.DataFrame):
+                     io_manager: dg.ResourceParam[LegalEntityFrames], **inputs: pd.DataFrame):
         settings = flow_settings.get()
         template = settings.templates[owner]
         source = template.source
@@ -94,24 +100,43 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
         client = client_for(node.system, dataverse, finops)
         before = client.stats.requests
         headers = next(iter(inputs.values()), None)
+        made_of = partial(_identity, owner, node.name, settings, header_flow, headers)
         if headers is not None and settings.templates[header_flow].row_filter:
             # only lines of headers the header flow sends (orders Confirmed or later, ...)
             headers = headers.query(settings.templates[header_flow].row_filter)
+
+        def kept(version: str) -> bool:  # the frames stored for the run's legal entities are made of these rows
+            identity = made_of(version)
+            return identity is not None and io_manager.stored(context.instance, node.key, list(chosen),
+                                                              identity) is not None
+
         # only what changed where the service keeps a change feed (Dataverse), in full otherwise (F&O);
         # F&O reads only the run's legal entities, unless the first company of all must win
-        frame, mode = extract_changes(client, source, ledger=ledger.get(), name=node.name,
-                                      companies=settings.companies if source.first_company_wins else chosen,
-                                      headers=headers, full=config.full_refresh)
+        frame, mode, version = extract_changes(client, source, ledger=ledger.get(), name=node.name,
+                                               companies=settings.companies if source.first_company_wins else chosen,
+                                               headers=headers, full=config.full_refresh,
+                                               kept=None if config.full_refresh else kept)
+        requests = client.stats.requests - before
+        if frame is None:
+            stored = io_manager.stored(context.instance, node.key, list(chosen), made_of(version))
+            context.log.info(f"{node.name} ({', '.join(chosen)}): {stored.rows} rows, {mode}: the stored frames hold")
+            yield dg.Output(StoredFrames(made_of(version)), metadata={
+                "dagster/row_count": stored.rows, "extract_mode": mode, "http_requests": requests,
+                "frames": "unchanged: the rows the last run stored and checked are passed on"})
+            yield stored_check(schema, stored.check, node.key)
+            return
         frame = assign_partitions(frame, template, settings.companies, chosen)
+        check = source_check(schema, frame, node.key)
+        frame.attrs.update({IDENTITY: made_of(version) if version else None, SCHEMA_CHECK: check_summary(check)})
         context.log.info(f"{node.name} ({', '.join(chosen)}): {len(frame)} rows, {mode}")
         yield dg.Output(frame, metadata={
             "dagster/row_count": len(frame),
             "dagster/column_schema": lineage.observed_columns(columns, frame),
             "extract_mode": mode,
-            "http_requests": client.stats.requests - before,
+            "http_requests": requests,
             "preview": dg.MetadataValue.md(_preview(frame)),
         })
-        yield source_check(schema, frame, node.key)  # after the output: it belongs to this materialization
+        yield check  # after the output: it belongs to this materialization
 
     return source_asset
 
@@ -156,6 +181,20 @@ def build_target_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
                                                               config.min_problem_rows))
 
     return target_asset
+
+
+def _identity(owner: str, name: str, settings: Settings, header_flow: str | None, headers: pd.DataFrame | None,
+              version: str | None) -> str | None:
+    """What a source asset's frames are made of: its stored rows' version, its header frames' identity
+    (a line source keeps the lines of the headers it is given), the rules that read and partition them
+    and the code; None when one of them is unknown (never the same as anything)."""
+    header = "" if headers is None else headers.attrs.get(IDENTITY)
+    if version is None or header is None:
+        return None
+    rules = [settings.templates[header_flow].row_filter if header_flow else None,
+             described(settings.templates[owner].source), settings.companies]
+    return hashlib.sha256("\0".join([name, version, header, json.dumps(rules, default=str), code_digest()]).encode()
+                          ).hexdigest()
 
 
 def _preview(frame: pd.DataFrame) -> str:

@@ -22,18 +22,22 @@ Dagster's default IO manager refuses to do for outputs that span several partiti
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from p2c_assets.engine.mapping import legal_entities
+from p2c_assets.engine.settled import IDENTITY
 from p2c_assets.connectors.protocol import fold
 from p2c_assets.flows.template import FlowTemplate
 
 PARTITION = "p2c_partition"  # the legal entity (partition key) a source row belongs to
+SCHEMA_CHECK = "p2c_schema_check"  # frame attrs: what the source schema check found on it (`stored`)
 
 
 def legal_entity_partitions(companies: dict[str, str]) -> dg.StaticPartitionsDefinition:
@@ -63,28 +67,55 @@ def assign_partitions(frame: pd.DataFrame, template: FlowTemplate, companies: di
     return frame.assign(**{PARTITION: partition})[partition.isin(list(chosen))].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class StoredFrames:
+    """What a source asset outputs when the frames stored for its partitions still hold: made of the same
+    stored rows, rules and code (`identity`, see `LegalEntityFrames.stored_rows`). Nothing is written;
+    the next steps load the stored frames."""
+
+    identity: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Frames stored for a run's partitions: their rows, and what the source schema check found on them
+    (`SCHEMA_CHECK`)."""
+
+    rows: int
+    check: dict
+
+
 class LegalEntityFrames(dg.ConfigurableIOManager):
     """Data frames by asset and legal entity, as pickle files under `base_dir` (default: the
-    instance's storage folder, like Dagster's filesystem IO manager)."""
+    instance's storage folder, like Dagster's filesystem IO manager).
+
+    Beside each file, what its rows were made of (`IDENTITY` in the frame's attrs), how many there are,
+    the partitions stored with it and what the source schema check found: a source whose change feed
+    found nothing new asks `stored` and, when the files still hold, outputs `StoredFrames` instead of
+    loading, checking and storing the same rows again (issue 11: a no-change run passes no frame it need
+    not)."""
 
     base_dir: str | None = None
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
-        for key in context.asset_partition_keys:
-            rows = obj[obj[PARTITION] == key]  # every source asset gives its rows their partition
-            path = self._path(context, key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # written aside and renamed: a parallel run of another legal entity never reads half a file
-            handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            os.close(handle)
-            rows.reset_index(drop=True).to_pickle(temporary)
-            os.replace(temporary, path)
-        context.add_output_metadata({"stored_in": dg.MetadataValue.path(str(self._path(context, "-").parent))})
+    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | StoredFrames) -> None:
+        if not isinstance(obj, StoredFrames):
+            for key in context.asset_partition_keys:
+                rows = obj[obj[PARTITION] == key]  # every source asset gives its rows their partition
+                path = self._path(context.step_context.instance, context.asset_key, key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made_of = path.with_suffix(".json")
+                made_of.unlink(missing_ok=True)  # no moment at which the file and what it was made of disagree
+                _replace(path, lambda name: rows.reset_index(drop=True).to_pickle(name))
+                _replace(made_of, lambda name: Path(name).write_text(json.dumps({
+                    "identity": obj.attrs.get(IDENTITY), "rows": len(rows),
+                    "partitions": sorted(context.asset_partition_keys), "check": obj.attrs.get(SCHEMA_CHECK)})))
+        folder = self._path(context.step_context.instance, context.asset_key, "-").parent
+        context.add_output_metadata({"stored_in": dg.MetadataValue.path(str(folder))})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         frames = []
         for key in context.asset_partition_keys:
-            path = self._path(context, key)
+            path = self._path(context.step_context.instance, context.asset_key, key)
             if not path.exists():
                 raise dg.Failure(description=(
                     f"{context.asset_key.to_user_string()} has no rows stored for legal entity {key!r}: "
@@ -92,6 +123,30 @@ class LegalEntityFrames(dg.ConfigurableIOManager):
             frames.append(pd.read_pickle(path))
         return pd.concat(frames, ignore_index=True) if len(frames) != 1 else frames[0]
 
-    def _path(self, context: dg.OutputContext | dg.InputContext, partition: str) -> Path:
-        base = Path(self.base_dir or context.step_context.instance.storage_directory())
-        return base.joinpath("p2c_frames", *context.asset_key.path, f"{partition}.pkl")
+    def stored(self, instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: list[str],
+               identity: str) -> Stored | None:
+        """The frames stored for `partitions`, when all were stored together, by one output over exactly
+        these partitions, made of `identity`; None otherwise (a file missing or older, another range)."""
+        found = []
+        for key in partitions:
+            path = self._path(instance, asset_key, key)
+            try:
+                made_of = json.loads(path.with_suffix(".json").read_text())
+            except FileNotFoundError:
+                return None
+            if (made_of["identity"], made_of["partitions"]) != (identity, sorted(partitions)) or not path.exists():
+                return None
+            found.append(made_of)
+        return Stored(sum(f["rows"] for f in found), found[0]["check"])
+
+    def _path(self, instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str) -> Path:
+        base = Path(self.base_dir or instance.storage_directory())
+        return base.joinpath("p2c_frames", *asset_key.path, f"{partition}.pkl")
+
+
+def _replace(path: Path, write) -> None:
+    """Written aside and renamed: a parallel run of another legal entity never reads half a file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(handle)
+    write(temporary)
+    os.replace(temporary, path)

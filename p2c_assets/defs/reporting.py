@@ -47,6 +47,23 @@ def source_check(schema: pa.DataFrameSchema, frame: pd.DataFrame, asset_key: dg.
     )
 
 
+def check_summary(check: dg.AssetCheckResult) -> dict:
+    """What a source schema check found, kept beside the frames it checked (`LegalEntityFrames`)."""
+    return {"passed": check.passed, "description": check.description,
+            **{name: check.metadata[name].value for name in ("rows", "failing_rows", "failures_by_rule")}}
+
+
+def stored_check(schema: pa.DataFrameSchema, summary: dict, asset_key: dg.AssetKey) -> dg.AssetCheckResult:
+    """The source schema check of rows stored unchanged since it ran on them: its findings again (the
+    failure sample stays with that materialization)."""
+    return dg.AssetCheckResult(
+        asset_key=asset_key, check_name="pandera_schema", passed=summary["passed"],
+        severity=dg.AssetCheckSeverity.WARN, description=summary["description"],
+        metadata={"rows": summary["rows"], "failing_rows": summary["failing_rows"],
+                  "failures_by_rule": dg.MetadataValue.md(summary["failures_by_rule"]),
+                  "checked": f"the same {schema.name} rows, when they were last materialized"})
+
+
 def target_checks(reports, asset_key: dg.AssetKey, max_share: float, min_rows: int) -> list[dg.AssetCheckResult]:
     """`valid_rows` and `writes_landed`: WARN for problem rows, ERROR (blocking downstream) only when
     the problems look systemic: more than `max_share` of the rows this run attempted AND at least
@@ -109,6 +126,8 @@ def report_metadata(reports) -> dict:
     written = counts["created"] + counts["updated"]
     result = (f"{counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged"
               if written else f"no changes: {counts['unchanged']} rows unchanged, nothing written")
+    if all(r.settled for r in reports):  # nothing planned: see engine.settled
+        result += " (source, rules and ledger as the last run left them: rows not mapped again)"
     troubles = ", ".join(f"{counts[o]} {o}" for o in PROBLEMS if counts[o])
     metadata: dict = {"result": result + (f"; {troubles}" if troubles else "")}
     metadata.update({"rows_extracted": extracted, "rows_filtered_out": filtered})
@@ -120,7 +139,8 @@ def report_metadata(reports) -> dict:
         # extracted = filtered out + every outcome, per flow
         "summary": dg.MetadataValue.md(_md(pd.DataFrame(
             [{"flow": r.flow, "extracted": r.extracted, "filtered out": r.filtered,
-              **{o: r.counts[o] for o in OUTCOMES}, "filter": r.filter_rule or "", "requests": r.requests}
+              **{o: r.counts[o] for o in OUTCOMES}, "filter": r.filter_rule or "", "requests": r.requests,
+              "settled": "yes" if r.settled else ""}
              for r in reports]))),
         "problem_rows": problems_table(problem_rows(reports), reports),
         "preview": dg.MetadataValue.md(_md(pd.concat([r.preview for r in reports]).head(5))),

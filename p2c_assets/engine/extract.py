@@ -7,12 +7,14 @@ header's own filter, and keeps one row per key where the template says the first
 `extract_changes` reads only what changed where the service keeps a change feed (Dataverse change
 tracking, `ServiceClient.read_since`): the ledger keeps the whole extracted source, so mapping, header
 joins and reconciliation still see every row. An expired delta link, or `full`, falls back to a full
-read; a service without a change feed is read in full every time and nothing is kept.
+read; a service without a change feed is read in full every time and nothing is kept. A read that
+finds nothing new loads nothing when the caller still holds what it made of the same stored rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -32,34 +34,47 @@ def extract(client: ServiceClient, source: Source, *, companies: dict[str, str],
     return _finish(_resolve(rows, source, References(client)), source, companies, headers)
 
 
+class Extracted(NamedTuple):
+    frame: pd.DataFrame | None  # None: `kept` said the caller still holds what it made of these very rows
+    mode: str
+    version: str | None  # `Ledger.rows_version` of the stored rows it was made of; None without a change feed
+
+
 def extract_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],
-                    headers: pd.DataFrame | None = None, full: bool = False) -> tuple[pd.DataFrame, str]:
-    """The whole current source, reading only what changed where the service can say; (frame, mode).
+                    headers: pd.DataFrame | None = None, full: bool = False,
+                    kept: Callable[[str], bool] | None = None) -> Extracted:
+    """The whole current source, reading only what changed where the service can say.
 
     The stored rows and the delta link move together, and only from the link this read started at
     (`Ledger.advance_source`): when a parallel run of another legal entity moved them first, this one
-    reads again from where that one stopped."""
+    reads again from where that one stopped. When the stored rows are at a version the caller says it
+    still holds the output of (`kept`: a read that found nothing new), they are not loaded at all."""
     for _ in range(MAX_READS):
         at = ledger.get_cursor(name, DELTA_LINK)
-        extracted = _read_changes(client, source, ledger=ledger, name=name, companies=companies, at=at, full=full)
+        extracted = _read_changes(client, source, ledger=ledger, name=name, companies=companies, at=at, full=full,
+                                  kept=kept)
         if extracted is not None:
-            frame, mode = extracted
-            return _finish(frame, source, companies, headers), mode
+            frame = None if extracted.frame is None else _finish(extracted.frame, source, companies, headers)
+            return extracted._replace(frame=frame)
     raise RuntimeError(f"{name}: other runs kept moving its delta link; {MAX_READS} reads did not settle")
 
 
 def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],
-                  at: str | None, full: bool) -> tuple[pd.DataFrame, str] | None:
+                  at: str | None, full: bool, kept: Callable[[str], bool] | None) -> Extracted | None:
     """One read from the delta link `at` (in full without one, or when `full`), stored; None when another
     run moved the link meanwhile."""
     stored = _store_changes(client, source, ledger=ledger, name=name, companies=companies, at=at, full=full)
     if not isinstance(stored, str):
-        return None if stored is None else (stored, "full")
+        return None if stored is None else Extracted(stored, "full", None)
+    # the version before the rows: a parallel run that changes them after this point changes it too
+    version = ledger.rows_version(name)
+    if kept is not None and version is not None and kept(version):
+        return Extracted(None, stored, version)
     # loaded once what was read is gone with `_store_changes`' scope: the source is never held twice over
     frame = ledger.load_source(name)
     frame = frame.reindex(columns=list(dict.fromkeys([*source.select, *(l.into for l in source.lookups),
                                                       *frame.columns])))
-    return frame, stored
+    return Extracted(frame, stored, version)
 
 
 def _store_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],

@@ -31,7 +31,8 @@ from p2c_assets.engine.keys import KeyIndex, record_keys
 from p2c_assets.engine.ledger import RUN_OUTCOMES, WRITTEN, Ledger, RecordOutcome, States
 from p2c_assets.engine.mapping import legal_entities, map_rows
 from p2c_assets.engine.references import References
-from p2c_assets.engine.validate import validate
+from p2c_assets.engine.settled import Settled, fingerprint, remember, settled, source_digest
+from p2c_assets.engine.validate import passed, validate
 from p2c_assets.flows.template import FlowTemplate
 from p2c_assets.schemas import BY_ENTITY_SET
 
@@ -40,6 +41,7 @@ PROBES = 20  # distinct errors among parked rows probed per run
 OUTCOMES = RUN_OUTCOMES  # a row's outcome in a run, in report order
 PROBLEMS = ("rejected", "failed", "blocked", "parked")
 PROBLEM_COLUMNS = ["key", "legal_entity", "outcome", "reason", "error_code", "error_message"]
+PREVIEW_FROM = 100  # source rows a settled run maps for its preview
 
 
 @dataclass
@@ -60,6 +62,7 @@ class SyncReport:
     pending: int = 0  # rows selected for writing (changed, valid, bound, not blocked or parked)
     run_id: int | None = None
     field_diff: pd.DataFrame = field(default_factory=pd.DataFrame)
+    settled: bool = False  # the flow was as its last run left it (`engine.settled`): nothing planned
 
 
 @dataclass
@@ -98,6 +101,12 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient
           companies: dict[str, str], dry_run: bool, full: bool, batch_size: int, run_id: int | None) -> SyncReport:
     started = time.monotonic()
     requests_before = client.stats.requests
+    digest = None if dry_run else source_digest(source)
+    if not (dry_run or full):
+        state = settled(ledger, template, companies, fingerprint(template, digest, companies, ledger))
+        if state is not None:
+            return _settled_report(template, source, state.rows, ledger=ledger, companies=companies, run_id=run_id,
+                                   started=started)
     plan = plan_rows(template, source, client=client, ledger=ledger, companies=companies, full=full)
     field_diff = pd.DataFrame()
     if dry_run:
@@ -116,6 +125,8 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient
         ledger.finish_run(run_id, counts=counts, requests=requests, extracted=len(source),
                           filtered_out=len(source) - len(plan.mapped),
                           status="warning" if any(counts[o] for o in PROBLEMS) else "success")
+        remember(ledger, template, companies, fingerprint(template, digest, companies, ledger),
+                 _settled_with(template, plan, counts, companies))
     return SyncReport(
         flow=template.name, extracted=len(source), filtered=len(source) - len(plan.mapped),
         filter_rule=template.row_filter, counts=counts, problems=_problems(plan, per_row),
@@ -123,6 +134,34 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient
         requests=requests, duration_s=time.monotonic() - started, dry_run=dry_run,
         attempted=len(outcomes) + len(plan.reasons), pending=len(plan.payload), run_id=run_id,
         field_diff=field_diff)
+
+
+def _settled_with(template: FlowTemplate, plan: Plan, counts: Counter, companies: dict[str, str]) -> Settled | None:
+    """How a run left its flow (`engine.settled`): None when it left a problem row; else its mapped rows
+    and orphans, the landed records of its legal entities whose source row is gone (none for a flow that
+    hands its records over: see `engine.reconcile`)."""
+    if any(counts[o] for o in PROBLEMS):
+        return None
+    states = plan.states.frame
+    ours = states["legal_entity"].map(lambda e: fold(e or "")).isin({fold(c) for c in companies})
+    landed = states.index[ours.to_numpy() & states["outcome"].isin(LANDED).to_numpy()]
+    orphans = () if template.handover else tuple(sorted(landed[~landed.isin(plan.keys)]))
+    return Settled(len(plan.mapped), orphans)
+
+
+def _settled_report(template: FlowTemplate, source: pd.DataFrame, rows: int, *, ledger: Ledger,
+                    companies: dict[str, str], run_id: int | None, started: float) -> SyncReport:
+    """A settled flow's run: every mapped row unchanged, as the last run left them; nothing mapped but a
+    preview, nothing validated, hashed, compared, written or recorded beyond the run itself."""
+    counts = Counter({"unchanged": rows})
+    if run_id is not None:
+        ledger.finish_run(run_id, counts=counts, requests=0, extracted=len(source), filtered_out=len(source) - rows,
+                          status="success")
+    return SyncReport(
+        flow=template.name, extracted=len(source), filtered=len(source) - rows, filter_rule=template.row_filter,
+        counts=counts, problems=pd.DataFrame(columns=PROBLEM_COLUMNS), by_rule=passed().by_rule,
+        sample=passed().sample, preview=map_rows(template, source.head(PREVIEW_FROM), companies).head(5),
+        requests=0, duration_s=time.monotonic() - started, dry_run=False, run_id=run_id, settled=True)
 
 
 def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient, ledger: Ledger,

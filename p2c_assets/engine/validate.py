@@ -51,8 +51,14 @@ def validate(schema: pa.DataFrameSchema, mapped: pd.DataFrame, explain: Explain 
         by_rule = cases.groupby(["column", "check"]).size().reset_index(name="failures")
         sample = cases.rename(columns={"failure_case": "value", "index": "row"})[["row", "column", "check", "value"]]
         return Validation(mapped.drop(index=reasons.index), reasons, by_rule, sample.head(20))
+    return passed(mapped)
+
+
+def passed(mapped: pd.DataFrame | None = None) -> Validation:
+    """Every row valid: no reasons, no failing rule."""
     empty = pd.DataFrame(columns=["column", "check", "failures"])
-    return Validation(mapped, pd.Series(dtype=object), empty, pd.DataFrame(columns=["row", "column", "check", "value"]))
+    return Validation(pd.DataFrame() if mapped is None else mapped, pd.Series(dtype=object), empty,
+                      pd.DataFrame(columns=["row", "column", "check", "value"]))
 
 
 def _reason(schema: pa.DataFrameSchema, case: dict, explain: Explain | None) -> str:

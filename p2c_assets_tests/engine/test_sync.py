@@ -269,3 +269,71 @@ def test_dataverse_sources_read_only_what_changed_and_fall_back_to_full_reads(dv
     assert customers_written["rows_unchanged"] == 0 and customers_written["rows_created"] == 0
     assert customers_written["rows_updated"] == len(dv.read("accounts", select=["accountid"], filter="statecode eq 0")) \
         + len(dv.read("contacts", select=["contactid"], filter="msdynce_isactivecustomer eq true and statecode eq 0"))
+
+
+def test_a_flow_found_as_its_last_run_left_it_is_not_planned_again(dv, resources, monkeypatch):
+    """Same source rows, rules, code and ledger records as when the flow last settled (no problem row, no
+    orphan): the run reports every row unchanged without mapping one; any change plans again."""
+    import p2c_assets.engine.sync as engine
+
+    planned = []
+    plan_rows = engine.plan_rows
+    monkeypatch.setattr(engine, "plan_rows", lambda template, *a, **k: planned.append(template.name)
+                        or plan_rows(template, *a, **k))
+
+    def run() -> dict:
+        planned.clear()
+        return target_metadata(run_prospect_to_cash(resources, job="accounts_flow"))["fo/customers"]
+
+    before = run()  # settles what earlier tests left
+    quiet = run()
+    assert "accounts" not in planned and "rows not mapped again" in quiet["result"]
+    assert (quiet["rows_unchanged"], quiet["rows_extracted"], quiet["rows_filtered_out"]) == (
+        before["rows_unchanged"] + before["rows_created"] + before["rows_updated"], before["rows_extracted"],
+        before["rows_filtered_out"])
+    assert quiet["http_requests"] == 0
+
+    [number] = dv.read("accounts", select=["accountnumber"], filter="statecode eq 0").head(1)["accountnumber"]
+    dv.upsert_many("accounts", [{"accountnumber": number, "telephone1": "+1 555 0199"}], key=["accountnumber"])
+    changed = run()
+    assert "accounts" in planned and changed["rows_updated"] == 1
+    run()
+    assert "accounts" not in planned  # settled again
+
+    [refused] = new_accounts(dv, "UNSETTLED", 1, name="N" * 130)
+    assert run()["rows_rejected"] == 1 and "accounts" in planned
+    assert run()["rows_rejected"] == 1 and "accounts" in planned  # a problem row keeps it planned, and reported
+    dv.upsert_many("accounts", [{"accountnumber": refused, "name": "Settled at last"}], key=["accountnumber"])
+    assert run()["rows_created"] == 1
+    run()
+    assert "accounts" not in planned
+
+
+def test_a_source_whose_change_feed_found_nothing_new_passes_on_the_frames_it_stored(dv, resources, tmp_path):
+    """On an instance that keeps its storage (a deployment, `p2c run`), a Dataverse source that read
+    nothing new loads, checks and stores nothing: the frames its last run stored go on, with that check."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path))
+
+    def run() -> dg.ExecuteInProcessResult:
+        return run_prospect_to_cash(resources, job="accounts_flow", instance=instance)
+
+    def schema_check(result) -> tuple:
+        [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "pandera_schema"
+                   and e.asset_key.to_user_string() == "sales/accounts"]
+        return check.passed, check.metadata["failing_rows"].value
+
+    first = run()
+    quiet = run()
+    stored, reused = materialization_metadata(first)["sales/accounts"], materialization_metadata(quiet)["sales/accounts"]
+    assert "frames" not in stored and reused["frames"].startswith("unchanged")
+    assert reused["dagster/row_count"] == stored["dagster/row_count"] and schema_check(quiet) == schema_check(first)
+    assert quiet.success and target_metadata(quiet)["fo/customers"]["rows_extracted"] == \
+        target_metadata(first)["fo/customers"]["rows_extracted"]
+
+    new_accounts(dv, "FRAMES", 1)
+    changed = run()
+    assert "frames" not in materialization_metadata(changed)["sales/accounts"]
+    assert materialization_metadata(changed)["sales/accounts"]["dagster/row_count"] == stored["dagster/row_count"] + 1
+    assert target_metadata(changed)["fo/customers"]["rows_created"] == 1

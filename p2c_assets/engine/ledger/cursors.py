@@ -8,6 +8,7 @@ hands the whole source to mapping, header joins and reconciliation, and a full r
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from itertools import islice
 
@@ -21,6 +22,7 @@ from p2c_assets.engine.ledger.tables import cursors, now, source_rows
 
 
 DELTA_LINK = "delta_link"  # the cursor of a source read from a change feed
+ROWS_VERSION = "rows_version"  # changes whenever a source's stored rows do (a delta link moves on every read)
 CHUNK = 2000  # stored rows encoded, written or decoded at a time
 
 
@@ -31,6 +33,15 @@ class Cursors(Database):
         query = sa.select(cursors.c.value).where(cursors.c.flow == flow, cursors.c.name == name)
         with self._engine.connect() as conn:
             return conn.scalar(query)
+
+    def put_cursor(self, flow: str, name: str, value: str | None) -> None:
+        """Set a named cursor of `flow`, or remove it (None). Not for delta links: those move only with
+        their stored rows (`advance_source`)."""
+        with self._writing() as conn:
+            if value is None:
+                conn.execute(cursors.delete().where(cursors.c.flow == flow, cursors.c.name == name))
+            else:
+                self._put(conn, flow, name, value)
 
     def load_source(self, source: str) -> pd.DataFrame:
         """The stored rows in id order, as `DataFrame.from_records` makes them of the decoded rows
@@ -75,18 +86,29 @@ class Cursors(Database):
                 return False
             if replace:
                 conn.execute(source_rows.delete().where(source_rows.c.source == source))
-            self._forget(conn, source, list(removed))
-            rows = iter(rows)
+            removed, rows, changed = list(removed), iter(rows), replace
+            self._forget(conn, source, removed)
             while chunk := list(islice(rows, CHUNK)):
                 if not replace:
                     self._forget(conn, source, [row_id for row_id, _ in chunk])
                 conn.execute(source_rows.insert(), [{"source": source, "row_id": row_id,
                                                      "row": json.dumps(row, default=str)} for row_id, row in chunk])
-            insert = self._dialect.insert(cursors).values(flow=source, name=DELTA_LINK, value=to, updated_at=now())
-            conn.execute(insert.on_conflict_do_update(
-                index_elements=[cursors.c.flow, cursors.c.name],
-                set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at}))
+                changed = True
+            self._put(conn, source, DELTA_LINK, to)
+            if changed or removed:
+                self._put(conn, source, ROWS_VERSION, uuid.uuid4().hex)
             return True
+
+    def rows_version(self, source: str) -> str | None:
+        """What the stored rows of `source` are at: a new value whenever `advance_source` changed them,
+        the same while reads find nothing new (so whatever was made of them then still holds)."""
+        return self.get_cursor(source, ROWS_VERSION)
+
+    def _put(self, conn, flow: str, name: str, value: str) -> None:
+        insert = self._dialect.insert(cursors).values(flow=flow, name=name, value=value, updated_at=now())
+        conn.execute(insert.on_conflict_do_update(
+            index_elements=[cursors.c.flow, cursors.c.name],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at}))
 
     @staticmethod
     def _forget(conn, source: str, row_ids: list[str]) -> None:

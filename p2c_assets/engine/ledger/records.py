@@ -132,6 +132,15 @@ class Records(Database):
         frame["parked"] = frame["parked"].astype(bool)  # SQLite answers 0/1
         return States(frame.astype(object).where(frame.notna(), None))
 
+    def version(self, flow: str) -> str:
+        """A text that changes whenever a record of `flow` does: recorded by a run (`last_run`), added,
+        parked or unparked, its attempts counted. One aggregate query: what `engine.settled` compares."""
+        query = sa.select(sa.func.count(), sa.func.max(records.c.last_run),
+                          sa.func.sum(sa.case((records.c.parked, 1), else_=0)),
+                          sa.func.sum(records.c.attempts)).where(records.c.flow == flow)
+        with self._engine.connect() as conn:
+            return ":".join(str(v) for v in conn.execute(query).one())
+
     def problems(self, flow: str | None = None, outcome: str | None = None) -> list[ProblemRecord]:
         """Every record whose latest outcome is rejected, failed, blocked or parked, oldest trouble first."""
         shown = sa.case((records.c.parked, "parked"), else_=records.c.outcome)
