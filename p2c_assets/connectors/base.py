@@ -26,8 +26,8 @@ def concat(pages: list[pd.DataFrame], select: Sequence[str] | None) -> pd.DataFr
 
 def frame(rows: list[dict], select: Sequence[str] | None) -> pd.DataFrame:
     """Rows as a DataFrame without OData annotations; the selected columns even when empty."""
-    clean = [{k: v for k, v in r.items() if "@" not in k} for r in rows]
-    df = shared_strings(pd.DataFrame.from_records(clean))
+    df = pd.DataFrame.from_records(rows)
+    df = shared_strings(df.drop(columns=[c for c in df.columns if "@" in str(c)]))  # annotations, column-wise
     for column in select or ():
         if column not in df.columns:
             df[column] = pd.Series(dtype=object)

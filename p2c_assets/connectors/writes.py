@@ -14,7 +14,7 @@ from .errors import ServiceError
 from .odata import fold
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: half a million of them at 500,000 rows
 class WriteOutcome:
     """What happened to one row of an upsert."""
 
@@ -25,7 +25,7 @@ class WriteOutcome:
     error_message: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PendingRow:
     """A row ready to send: where it came from, its key values and its body."""
 

@@ -64,24 +64,24 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
     """One read from the delta link `at` (in full without one, or when `full`), stored; None when another
     run moved the link meanwhile."""
     stored = _store_changes(client, source, ledger=ledger, name=name, companies=companies, at=at, full=full)
-    if not isinstance(stored, str):
-        return None if stored is None else Extracted(stored, "full", None)
-    # the version before the rows: a parallel run that changes them after this point changes it too
-    version = ledger.rows_version(name)
-    if kept is not None and version is not None and kept(version):
-        return Extracted(None, stored, version)
-    # loaded once what was read is gone with `_store_changes`' scope: the source is never held twice over
-    frame = ledger.load_source(name)
+    if stored is None:
+        return None
+    if stored.version is not None and kept is not None and kept(stored.version):
+        return Extracted(None, stored.mode, stored.version)
+    # an incremental read brought only the changes: the whole source is the stored one, loaded once what
+    # was read is gone with `_store_changes`' scope (the source is never held twice over)
+    frame = ledger.load_source(name) if stored.frame is None else stored.frame
     frame = frame.reindex(columns=list(dict.fromkeys([*source.select, *(l.into for l in source.lookups),
                                                       *frame.columns])))
-    return Extracted(frame, stored, version)
+    return Extracted(frame, stored.mode, stored.version)
 
 
 def _store_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],
-                   at: str | None, full: bool) -> str | pd.DataFrame | None:
-    """What `_read_changes` reads, stored with the new delta link: the mode of the read once stored; the
-    whole source itself from a service without a change feed (nothing stored); None when another run
-    moved the link meanwhile."""
+                   at: str | None, full: bool) -> Extracted | None:
+    """What `_read_changes` reads, stored with the new delta link: the mode of the read and the version
+    the stored rows are at, with the whole source when the read was full (as the ledger holds it: one
+    row per id, in id order) or without a change feed (nothing stored, no version); None when another
+    run moved the link meanwhile."""
     link = None if full else at
     mode = "full (requested)" if full else "full (first run)"
     read = {"select": list(source.select), "filter": source.filter, "companies": sorted(companies)}
@@ -97,12 +97,15 @@ def _store_changes(client: ServiceClient, source: Source, *, ledger, name: str, 
         delta = client.read_since(source.entity_set, **read)
     rows = _resolve(delta.rows, source, References(client))
     if delta.delta_link is None:  # no change feed: this read is the whole source, and nothing can resume it
-        return rows
+        return Extracted(rows, "full", None)
     removed = [*delta.changed_ids, *delta.deleted_ids] if incremental else ()
-    if not ledger.advance_source(name, _by_id(rows, client.id_column(source.entity_set)), after=at,
-                                 to=delta.delta_link, removed=removed, replace=not incremental):
+    if not incremental:
+        rows = _by_id_order(rows, client.id_column(source.entity_set))
+    version = ledger.advance_source(name, _by_id(rows, client.id_column(source.entity_set)), after=at,
+                                    to=delta.delta_link, removed=removed, replace=not incremental)
+    if version is None:
         return None
-    return mode
+    return Extracted(None if incremental else rows, mode, version)
 
 
 def _resolve(frame: pd.DataFrame, source: Source, references: References) -> pd.DataFrame:
@@ -110,6 +113,14 @@ def _resolve(frame: pd.DataFrame, source: Source, references: References) -> pd.
     for lookup in source.lookups:
         frame[lookup.into] = _resolve_lookup(frame[lookup.column], lookup, references)
     return frame
+
+
+def _by_id_order(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """One row per id (the last read), in id order: the whole source as `Ledger.load_source` gives it."""
+    ids = frame[id_column].map(str)
+    last = ~ids.duplicated(keep="last")
+    order = ids[last].to_numpy().argsort(kind="stable")
+    return frame[last].iloc[order].reset_index(drop=True)
 
 
 def _by_id(frame: pd.DataFrame, id_column: str) -> Iterator[tuple[str, dict]]:
@@ -137,14 +148,16 @@ def _finish(frame: pd.DataFrame, source: Source, companies: dict[str, str],
 
 def _resolve_lookup(guids: pd.Series, lookup: Lookup, references: References) -> pd.Series:
     """The natural value behind each GUID, from the first of the lookup's entity sets that has it.
-    No GUID, no read: an incremental run in which nothing changed reads none of the looked-up sets."""
+    Only the records the GUIDs name are read, each set asked only for the GUIDs the ones before did
+    not hold: no GUID, no read (an incremental run in which nothing changed reads none of the sets)."""
     resolved = pd.Series([None] * len(guids), index=guids.index, dtype=object)
-    if not guids.map(lambda g: isinstance(g, str)).any():
-        return resolved
     for entity_set, key, value in lookup.targets:
-        mapping = references.mapping(entity_set, key, value)
-        found = guids.map(lambda g: mapping.get(fold(g)) if isinstance(g, str) else None)
-        resolved = resolved.where(resolved.notna(), found)
+        open_guids = guids[resolved.isna() & guids.map(lambda g: isinstance(g, str))]
+        if open_guids.empty:
+            break
+        mapping = references.mapping(entity_set, key, value, among=open_guids.unique())
+        found = open_guids.map(lambda g: mapping.get(fold(g)))
+        resolved = resolved.where(resolved.notna(), found.reindex(resolved.index))
     return resolved
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 
 def normal(value):
@@ -43,5 +45,12 @@ def _utc_second(text: str) -> str:
 
 
 def normal_column(series: pd.Series) -> pd.Series:
+    """`normal` of every value. A column of text is normalised once per distinct value: a text's normal
+    form depends on the text alone, and most columns repeat theirs (companies, countries, groups, units).
+    Other columns go value by value (`True == 1` would make distinct values of a mixed column one)."""
+    if infer_dtype(series, skipna=True) == "string":
+        codes, distinct = pd.factorize(series, use_na_sentinel=True)
+        normals = np.array([normal(v) for v in distinct.tolist()] + [None], dtype=object)
+        return pd.Series(normals[codes], index=series.index, dtype=object)  # code -1 (a blank) takes the None
     return pd.Series([normal(v) for v in series.tolist()], index=series.index, dtype=object)
 

@@ -68,10 +68,11 @@ class Cursors(Database):
         return shared_strings(pd.DataFrame.from_records(records, columns=list(names)))
 
     def advance_source(self, source: str, rows: Iterable[tuple[str, dict]], *, after: str | None, to: str,
-                       removed: Iterable[str] = (), replace: bool = False) -> bool:
+                       removed: Iterable[str] = (), replace: bool = False) -> str | None:
         """Store rows by id (replacing all of `source` when `replace`), dropping `removed` ids, and move
-        the source's delta link from `after` to `to`, in one transaction; or change nothing and return
-        False when the link is no longer `after`.
+        the source's delta link from `after` to `to`, in one transaction, returning the version the
+        stored rows are at then (`rows_version`); or change nothing and return None when the link is
+        no longer `after`.
 
         Why compare and set: runs of two legal entities read the same Sales source side by side. Had the
         second stored rows it read from the same link after the first moved the link on, older rows could
@@ -83,7 +84,7 @@ class Cursors(Database):
             now_at = conn.scalar(sa.select(cursors.c.value).where(cursors.c.flow == source,
                                                                    cursors.c.name == DELTA_LINK))
             if now_at != after:
-                return False
+                return None
             if replace:
                 conn.execute(source_rows.delete().where(source_rows.c.source == source))
             removed, rows, changed = list(removed), iter(rows), replace
@@ -95,9 +96,12 @@ class Cursors(Database):
                                                      "row": json.dumps(row, default=str)} for row_id, row in chunk])
                 changed = True
             self._put(conn, source, DELTA_LINK, to)
-            if changed or removed:
-                self._put(conn, source, ROWS_VERSION, uuid.uuid4().hex)
-            return True
+            version = conn.scalar(sa.select(cursors.c.value).where(cursors.c.flow == source,
+                                                                    cursors.c.name == ROWS_VERSION))
+            if changed or removed or version is None:
+                version = uuid.uuid4().hex
+                self._put(conn, source, ROWS_VERSION, version)
+            return version
 
     def rows_version(self, source: str) -> str | None:
         """What the stored rows of `source` are at: a new value whenever `advance_source` changed them,
