@@ -108,11 +108,12 @@ def running_sandbox(data_dir: Path, tls: bool = False) -> Iterator[SandboxHandle
 
 
 @contextmanager
-def seeded_sandbox(data_dir: Path, *, scale: int, seed: int) -> Iterator[SandboxHandle]:
+def seeded_sandbox(data_dir: Path, *, scale: int, seed: int, products_active: bool = False) -> Iterator[SandboxHandle]:
     """`p2c-sandbox seed` a company of `scale` accounts (repeatable by `seed`) into `data_dir`, then
-    `running_sandbox` on it."""
+    `running_sandbox` on it; `products_active`: its Sales creates products Active (`seed --products-active`)."""
     subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data_dir), "--scale", str(scale),
-                    "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+                    "--seed", str(seed), *(["--products-active"] if products_active else [])],
+                   check=True, stdout=subprocess.DEVNULL)
     with running_sandbox(data_dir) as handle:
         yield handle
 

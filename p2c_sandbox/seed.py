@@ -12,7 +12,7 @@ What it writes (reference names in `company.py`; the flow templates depend on th
   "Default unit" group and its units, three active price lists; `scale`
   accounts (ACC-01000-ABCDEF numbers), about 2 x scale contacts (CON-... numbers, ~10% active
   customers), a few Sales-made products and draft/active quotes using them (the quote sync must
-  skip them).
+  skip them); the organization row, with products created Draft unless `products_active`.
 
 Determinism: every value comes from `random.Random(seed)` and Faker seeded with `seed` (pools of
 Faker values are drawn once, then combined), so the same seed gives the same numbers, names and
@@ -42,6 +42,7 @@ import click
 
 from . import company as C
 from .dataverse.plugins import AUTO_NUMBER, AUTO_NUMBER_START, AUTO_NUMBER_SUFFIX, auto_number, continue_auto_numbers
+from .dataverse import organization
 from .dataverse.tables import open_store
 from .store import VERSION
 
@@ -542,8 +543,11 @@ def _closing(*closers):
 
 
 def seed(data_dir: Path | str = ".sandbox", scale: int = 200, seed: int = 42, clear: bool = False,
-         now: datetime | None = None) -> SeedReport:
-    """Fill `data_dir` (finops.db, dataverse.db) with the demo company; see the module docstring."""
+         now: datetime | None = None, products_active: bool = False) -> SeedReport:
+    """Fill `data_dir` (finops.db, dataverse.db) with the demo company; see the module docstring.
+
+    `products_active`: the organization creates products without a parent family Active, as an org
+    upgraded from an earlier Sales version does; False is a fresh installation's setting."""
     if scale < 1:
         raise SeedError("scale must be at least 1")
     started = time.perf_counter()
@@ -563,6 +567,7 @@ def seed(data_dir: Path | str = ".sandbox", scale: int = 200, seed: int = 42, cl
         pools = _Pools(seed, size=max(50, min(scale, 20000)))
         _seed_finops(fo, rnd, pools, scale, report.counts, now)
         _seed_dataverse(dv, rnd, pools, scale, report.counts, now)
+        organization.ensure(dv.store, **{organization.PRODUCTS_ACTIVE: products_active})
     report.seconds = time.perf_counter() - started
     return report
 
@@ -574,10 +579,13 @@ def seed(data_dir: Path | str = ".sandbox", scale: int = 200, seed: int = 42, cl
               help="Number of Sales accounts (contacts ~2x, F&O products ~scale/2).")
 @click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed.")
 @click.option("--clear", is_flag=True, help="Delete existing data in both databases first.")
-def seed_command(data_dir: Path, scale: int, seed_value: int, clear: bool) -> None:
+@click.option("--products-active", is_flag=True,
+              help="Sales creates products without a parent family Active, not Draft (the organization's "
+                   "createproductswithoutparentinactivestate, on in orgs upgraded from earlier versions).")
+def seed_command(data_dir: Path, scale: int, seed_value: int, clear: bool, products_active: bool) -> None:
     """Fill both services with a realistic, deterministic demo company."""
     try:
-        report = seed(data_dir, scale=scale, seed=seed_value, clear=clear)
+        report = seed(data_dir, scale=scale, seed=seed_value, clear=clear, products_active=products_active)
     except SeedError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(report.summary())

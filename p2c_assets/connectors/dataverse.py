@@ -137,6 +137,8 @@ class DataverseClient(ODataClient):
         self._no_bulk: set[str] = set()
         self._bulk_ok: set[str] = set()
         self._no_bulk_lock = threading.Lock()
+        self._settings: dict[str, object] = {}
+        self._settings_lock = threading.Lock()
 
     def _prefer(self, *extra: str) -> dict[str, str]:
         return {"Prefer": ",".join([f"odata.maxpagesize={self.page_size}", *extra])}
@@ -258,6 +260,27 @@ class DataverseClient(ODataClient):
             raise ServiceError(self.service, "GET", entity_set, 200, None,
                                "no @odata.deltaLink in the response: is change tracking enabled on this table?")
         return Changes(frame(rows, select), deleted, next_delta)
+
+    def organization_setting(self, name: str) -> object:
+        """A column of the environment's one ``organizations`` row, its system settings
+        (``createproductswithoutparentinactivestate``): one ``GET organizations?$select=<name>`` per
+        name and client, since a setting changes by an admin's hand, not during a sync.
+
+        None when the service will not tell (no such column, or no read privilege on the organization):
+        the caller then does what it would do without the setting, which is always correct, only dearer.
+        """
+        with self._settings_lock:
+            if name not in self._settings:
+                try:
+                    rows = self.http.request("GET", self.api + "organizations",
+                                             params={"$select": name}).json().get("value", [])
+                except ServiceError as exc:
+                    if not (exc.is_row_error or exc.status == 403):
+                        raise
+                    log.warning("Dataverse organization setting %s is unknown (%s): going without it", name, exc)
+                    rows = []
+                self._settings[name] = rows[0].get(name) if rows else None
+            return self._settings[name]
 
     # --- writing -------------------------------------------------------------------------------
 

@@ -98,6 +98,10 @@ class FinOpsClient(ODataClient):
         """None: F&O data entities are addressed by their key fields and have no record id."""
         return None
 
+    def organization_setting(self, name: str) -> None:
+        """F&O keeps no organization row of settings (`ServiceClient.organization_setting`)."""
+        return None
+
     def upsert_many(self, entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],
                     batch_size: int = MAX_BATCH, *, landed: Sequence[bool] | None = None) -> list[WriteOutcome]:
         """Insert or update ``rows`` by ``key``; one ``WriteOutcome`` per row, in row order: a package

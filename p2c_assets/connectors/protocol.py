@@ -10,6 +10,8 @@ path, and never asks which service it is talking to. Where the services differ, 
   and no link, so a caller keeps nothing between runs.
 - a `Ref` in a written row: Dataverse writes it as a link (`<nav>@odata.bind`); F&O data entities take
   related records as plain key fields, so the flows into F&O have none.
+- `organization_setting`: Dataverse reads a column of its organization row (settings that change what
+  a write does, such as creating products Active); F&O has no such row and answers None.
 
 Why here and not in the engine: the types that cross the seam (`AnyOf`, `Ref`, `Delta`, `WriteOutcome`,
 the key `fold` and `shared_strings`, which the ledger's stored sources use as the clients' frames do)
@@ -102,4 +104,10 @@ class ServiceClient(Protocol):
 
         `landed[i]` True: the caller knows row `i` is in the target (the engine's ledger saw it land),
         so a client that must look rows up to tell created from updated skips it (it is updated).
+        """
+
+    def organization_setting(self, name: str) -> object:
+        """The value of the service's environment-wide setting `name` (a column of Dataverse's organization
+        row, `createproductswithoutparentinactivestate`), read once per client; None when the service
+        has no such setting (F&O) or will not tell, so the caller goes without it.
         """

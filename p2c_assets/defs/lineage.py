@@ -105,7 +105,9 @@ def _target_rules(t: FlowTemplate, graph: FlowGraph, settings: Settings) -> str:
         lines.append(f"- **Header** `{graph.target_of(t.parent.flow).name}`: a line waits for its {t.parent.flow} "
                      "record; a header that did not land blocks its lines")
     if t.after_create:
-        lines.append("- **After create**: " + ", ".join(f"`{k}` = {v}" for k, v in t.after_create.items()))
+        lines.append("- **After create**: " + ", ".join(f"`{k}` = {v}" for k, v in t.after_create.items())
+                     + (f" (skipped when the organization's `{t.created_active_when.setting}` "
+                        "is on)" if t.created_active_when else ""))
     if t.transform is not None:
         summary = (t.transform.__doc__ or "").strip().splitlines()[0]
         lines.append(f"- **Computed** by `{t.transform.__name__}`: {summary}")
@@ -219,7 +221,8 @@ def _field_rules(t: FlowTemplate, source: str) -> dict[str, str]:
     for name, reference in t.references.items():
         say(name, f"names a {reference.entity_set} record by {reference.by}")
     for name, value in t.after_create.items():
-        say(name, f"{value!r} after a create")
+        say(name, f"{value!r} after a create" + (f", unless `{t.created_active_when.setting}` created it so"
+                                                 if t.created_active_when else ""))
     for name in _computed(t):
         say(name, f"computed by {t.transform.__name__}")
     return rules

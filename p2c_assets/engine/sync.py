@@ -304,6 +304,13 @@ def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size:
         # rows created now, and rows that never landed before (a failed activation is retried too)
         fresh = [row for row, r, there in zip(payload.index, results, landed)
                  if r.status == "created" or (r.status == "updated" and not there)]
+        rule = template.created_active_when
+        if fresh and rule and client.organization_setting(rule.setting):
+            # the target created them as after_create leaves them, but for rows written with `rule.unless`;
+            # a row updated now was created before, maybe while the setting was off, so it is still written
+            created = {row for row, r in zip(payload.index, results) if r.status == "created"}
+            kept_out = payload[rule.unless].notna() if rule.unless in payload else pd.Series(False, payload.index)
+            fresh = [row for row in fresh if row not in created or kept_out[row]]
         activations = [dict(zip(template.target.key, payload.loc[row, list(template.target.key)])) | template.after_create
                        for row in fresh]
         for row, r in zip(fresh, client.upsert_many(template.target.entity_set, activations,

@@ -3,12 +3,13 @@
 p2c-spec.md 4.3. A product released in several legal entities becomes one Sales product, taken from the
 first company of the mapping (its currency is that company's accounting currency). Only sellable products leave F&O (the entity filters them). The product number is
 the key; the selling unit is value-mapped to a Sales unit name and the unit group defaults to
-"Default unit". Sales creates products in Draft, so the flow activates the ones it created. The Sales
+"Default unit". Sales creates products in Draft, so the flow activates the ones it created, unless
+Sales' "Create products in active state" (createproductswithoutparentinactivestate) made them Active. The Sales
 side adds an externally maintained product to the first price list of its currency (alphabetical);
 set a `pricelevelid` default (the list name) in the overrides file to force one.
 """
 
-from p2c_assets.flows.template import Bind, FlowTemplate, Source, Target, ValueMap
+from p2c_assets.flows.template import Bind, CreatedActive, FlowTemplate, Source, Target, ValueMap
 
 # F&O unit symbol -> Sales unit name (DefaultUnit (Name)); both must exist on their side.
 UNITS = {"ea": "Each", "pcs": "Piece", "kg": "Kilogram", "h": "Hour", "box": "Box"}
@@ -53,4 +54,6 @@ PRODUCTS = FlowTemplate(
         "pricelevelid": Bind("pricelevels", by="name"),
     },
     after_create={"statecode": 0, "statuscode": 1},
+    # the flow writes no parent family, so every product it creates is Active at once when Sales is set so
+    created_active_when=CreatedActive("createproductswithoutparentinactivestate", unless="parentproductid"),
 )

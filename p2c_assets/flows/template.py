@@ -134,6 +134,20 @@ class Parent:
 
 
 @dataclass(frozen=True)
+class CreatedActive:
+    """An organization setting of the target under which it creates records as `after_create` leaves them.
+
+    Sales creates products in Draft, but with `createproductswithoutparentinactivestate` on (upgraded
+    orgs; a system setting an admin can turn on) it creates those without a parent family Active, so the
+    second write per created record is not needed. A row that writes `unless` (the parent family) is
+    created Draft whatever the setting says.
+    """
+
+    setting: str  # the organization column (`ServiceClient.organization_setting`)
+    unless: str | None = None  # a target field that, written, keeps a new record out of that state
+
+
+@dataclass(frozen=True)
 class FlowTemplate:
     name: str
     title: str
@@ -154,8 +168,10 @@ class FlowTemplate:
     business_unit_column: str | None = None
     # flow-specific arithmetic the template cannot express as data (discount rounding ...)
     transform: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame] | None = None
-    # fields written once more after a create (products are created Draft, then activated)
+    # fields written once more after a create (products are created Draft, then activated), unless the
+    # target's organization setting creates them so already
     after_create: dict[str, Any] = field(default_factory=dict)
+    created_active_when: CreatedActive | None = None
     # the target system is master of a record once it has landed there (p2c-spec 3: an order taken in
     # Sales belongs to F&O after activation): the flow creates it and never writes it again, the
     # target's own changes are not drift, and its leaving the source (the reverse flow brought it back

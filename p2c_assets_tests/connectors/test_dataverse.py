@@ -331,3 +331,12 @@ def test_a_read_by_thousands_of_keys_is_one_batch_and_its_errors_are_the_service
     with pytest.raises(ServiceError) as refused:
         dv.read("accounts", select=["nmae"], where=keys)
     assert refused.value.status == 400 and "Could not find a property named 'nmae'" in refused.value.message
+
+
+def test_organization_setting_is_read_once_per_client_and_unknown_ones_are_none(dv, fo):
+    before = dv.stats.snapshot()
+    assert dv.organization_setting("createproductswithoutparentinactivestate") is False  # a fresh install's
+    assert dv.organization_setting("createproductswithoutparentinactivestate") is False
+    assert dv.organization_setting("no_such_setting") is None  # the service refuses the $select: go without it
+    assert dv.stats.since(before).requests == 2
+    assert fo.organization_setting("createproductswithoutparentinactivestate") is None  # F&O keeps no such row

@@ -29,6 +29,11 @@ PREFLIGHT_EXPAND = ("Attributes($select=LogicalName,AttributeType),Keys($select=
                     "ReferencedEntity)")
 
 
+# Dataverse table reference, learn.microsoft.com/power-apps/developer/data-platform/reference/entities/organization
+ORGANIZATION_COLUMNS = {"organizationid", "name", "createproductswithoutparentinactivestate", "createdon", "modifiedon",
+                        "versionnumber"}
+
+
 def csdl_properties(text: str) -> dict[str, set[str]]:
     """Entity set -> property names, from a CSDL document."""
     schema = ET.fromstring(text).find(f".//{_EDM}Schema")
@@ -65,15 +70,20 @@ def test_finops_serves_only_microsofts_entity_sets_and_fields(fo):
 def test_dataverse_serves_only_microsofts_tables_and_columns(dv):
     definitions = dataverse_definitions(dv, **{"$select": "LogicalName,EntitySetName",
                                                "$expand": "Attributes($select=LogicalName)"})
-    assert len(definitions) == len(microsoft.entity_sets("sales"))
-    for d in definitions:
-        assert microsoft.table_of(d["EntitySetName"]) == d["LogicalName"]
     attributes = {d["EntitySetName"]: {a["LogicalName"] for a in d["Attributes"]} for d in definitions}
+    # besides the Prospect-to-cash tables, the environment's settings row (not a P2C table, so not in
+    # p2c_assets.schemas.microsoft): names from its table reference
+    assert attributes.pop("organizations") == ORGANIZATION_COLUMNS
+    assert len(attributes) == len(microsoft.entity_sets("sales"))
+    for d in definitions:
+        if d["EntitySetName"] != "organizations":
+            assert microsoft.table_of(d["EntitySetName"]) == d["LogicalName"]
     assert outside_microsoft("sales", attributes) == []
 
     # $metadata names lookups by their `_x_value` property
     properties = {name: {p[1:-len("_value")] if p.startswith("_") and p.endswith("_value") else p for p in props}
                   for name, props in csdl_properties(dv.get("$metadata").text).items()}
+    assert properties.pop("organizations") == ORGANIZATION_COLUMNS
     assert outside_microsoft("sales", properties) == []
     assert "requestdeliveryby" not in attributes["invoicedetails"]  # not a column of InvoiceProduct
 

@@ -37,6 +37,26 @@ def test_external_product_is_draft_and_joins_first_price_list_of_its_currency(dv
     assert later["pricelevelid"] != first["pricelevelid"]
 
 
+def test_organization_setting_creates_products_without_a_parent_active(dv, unique):
+    """`createproductswithoutparentinactivestate`: 0 on a fresh install (products start Draft); an admin
+    turning it on makes new products without a parent family Active, while a family's members stay Draft."""
+    org = dv.get("organizations", params={"$select": "createproductswithoutparentinactivestate"}).json()["value"]
+    assert len(org) == 1 and org[0]["createproductswithoutparentinactivestate"] is False
+    org_url = f"organizations({org[0]['organizationid']})"
+    assert dv.patch(org_url, json={"createproductswithoutparentinactivestate": True}).status_code == 204
+    try:
+        assert dv.get(org_url).json()["createproductswithoutparentinactivestate"] is True
+        plain = dv.create("products", {"name": "Plain", "productnumber": unique("P"), "productstructure": 1})
+        family = dv.create("products", {"name": "Family", "productnumber": unique("F"), "productstructure": 2})
+        child = dv.create("products", {"name": "Member", "productnumber": unique("M"), "productstructure": 1,
+                                       "parentproductid@odata.bind": f"/products({family['productid']})"})
+    finally:
+        dv.patch(org_url, json={"createproductswithoutparentinactivestate": False})
+    assert (plain["statecode"], plain["statuscode"]) == (0, 1)
+    assert (child["statecode"], child["statuscode"]) == (2, 0)
+    assert dv.create("products", {"name": "Later", "productnumber": unique("L")})["statecode"] == 2
+
+
 def test_external_product_without_price_list_fails_and_is_not_created(dv, unique):
     currency = _currency(dv, unique)
     number = unique("NP")

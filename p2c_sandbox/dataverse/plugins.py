@@ -19,7 +19,7 @@ import string
 import uuid
 
 from ..store import utc_now
-from . import errors
+from . import errors, organization
 from .tables import BY_LOGICAL
 
 #: table -> (number column, prefix): the P2C solution's ACC-/CON- numbers and Dataverse's own quote
@@ -44,8 +44,12 @@ FREIGHT_TAX = "Freight Tax"
 DRAFT, ACTIVE = 647390011, 647390000
 
 
-def initial_state(entity) -> int:
-    return 2 if entity.logical == "product" else 0  # products are created in Draft
+def initial_state(svc, entity, row: dict) -> int:
+    """The statecode of a new row that names none: 0, but a product starts Draft (2) unless it has no parent
+    family and the organization creates such products Active (`organization.PRODUCTS_ACTIVE`)."""
+    if entity.logical != "product":
+        return 0
+    return 0 if not row.get("parentproductid") and organization.setting(svc.store, organization.PRODUCTS_ACTIVE) else 2
 
 
 def auto_number(prefix: str, sequence: int, suffix: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import batch, bulk, changes, errors, keys, metadata, queries, writes
+from . import batch, bulk, changes, errors, keys, metadata, organization, queries, writes
 from .messages import Req, Resp
 from .tables import BY_SET, ENTITIES, EntityType, open_store, visible
 
@@ -21,6 +21,7 @@ class Dataverse:
     def __init__(self, ctx):
         self.ctx = ctx
         self.store = open_store(ctx.data_dir / "dataverse.db")
+        organization.ensure(self.store)
         self.faults = ctx.faults["dataverse"]
 
     def api_url(self, path: str = "") -> str:

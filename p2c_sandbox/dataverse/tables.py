@@ -6,7 +6,9 @@ is derived from it, so adding a column is a one-line change here.
 
 Names and lengths come from Microsoft: building the catalogue fails at import when a table, entity
 set or column is not in `p2c_assets.schemas.microsoft` (Microsoft's Common Data Model plus the P2C
-solution's documented columns), and every text column's maximum length is CDM's `maximumLength`.
+solution's documented columns), and every text column's maximum length is CDM's `maximumLength`;
+the one table outside Prospect to cash, `organization` (the settings row), is named from its table
+reference.
 Microsoft's required flags are not enforced: Dataverse refuses an API write only for a missing
 system-required column (the primary key, which it generates), while "business required" is a
 rule of forms.
@@ -165,6 +167,16 @@ def _line(logical, entity_set, header, header_set, extra=(), alternate=()):
         *extra), alternate)
 
 
+# The environment's settings, one row (`organization.py`). Not a Prospect-to-cash table, so not in
+# `p2c_assets.schemas.microsoft`: its names are the Dataverse table reference's
+# (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/organization: entity set
+# `organizations`, `name` of 160 characters, `createproductswithoutparentinactivestate` a Boolean,
+# "Enable Initial state of newly created products to be Active instead of Draft"). Its messages are
+# Retrieve, RetrieveMultiple and Update: no CreateMultiple.
+ORGANIZATION = EntityType("organization", "organizations", "organizationid", "name", (
+    Attr("organizationid", "Uniqueidentifier"), Attr("name", "String", max_length=160),
+    *_bool("createproductswithoutparentinactivestate"), *_COMMON), bulk_messages=False)
+
 ENTITIES: tuple[EntityType, ...] = (
     _entity("businessunit", "businessunits", "name", (_s("name"),), [("name",)]),
     _entity("transactioncurrency", "transactioncurrencies", "currencyname", (
@@ -203,7 +215,8 @@ ENTITIES: tuple[EntityType, ...] = (
         Attr("productstructure", "Picklist", options={1: "Product", 2: "Product Family", 3: "Product Bundle"}),
         *_money("price", "currentcost"), Attr("quantitydecimal", "Integer"), _lk("defaultuomid", "uoms"),
         _lk("defaultuomscheduleid", "uomschedules"), _lk("pricelevelid", "pricelevels"),
-        _lk("transactioncurrencyid", "transactioncurrencies"), *_bool("msdynce_ismaintainedexternally")),
+        _lk("transactioncurrencyid", "transactioncurrencies"), _lk("parentproductid", "products"),
+        *_bool("msdynce_ismaintainedexternally")),
         [("productnumber",)],
         {0: ("Active", 1), 1: ("Retired", 2), 2: ("Draft", 0), 3: ("Under Revision", 3)},
         {0: "Draft", 1: "Active", 2: "Retired", 3: "Under Revision"}),
@@ -253,6 +266,7 @@ ENTITIES: tuple[EntityType, ...] = (
         _lk("salesorderdetailid", "salesorderdetails"), _s("msdynce_invoicenumber"),
         Attr("msdynce_invoicedate", "DateTime"), *_bool("msdynce_ismisctax")),
         [("msdynce_invoicenumber", "sequencenumber")]),
+    ORGANIZATION,
 )
 
 BY_SET = {e.entity_set: e for e in ENTITIES}

@@ -36,7 +36,7 @@ def insert(svc, entity: EntityType, row: dict) -> dict:
         row.setdefault("createdon", utc_now())
         row["modifiedon"] = row["createdon"]
         if entity.states:
-            state = row.get("statecode", plugins.initial_state(entity))
+            state = row["statecode"] if "statecode" in row else plugins.initial_state(svc, entity, row)
             row["statecode"] = state
             row.setdefault("statuscode", entity.states.get(state, (None, None))[1])
         # a Yes/No column left out takes its default value, No, as in Dataverse, so that `eq false`
