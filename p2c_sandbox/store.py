@@ -150,6 +150,11 @@ class Store:
                 columns.append(f"{VERSION} INTEGER NOT NULL")
                 columns.append(f"PRIMARY KEY ({', '.join(map(_quote, t.key))})")
                 self.conn.execute(f"CREATE TABLE IF NOT EXISTS {_quote(t.name)} ({', '.join(columns)})")
+                # a data directory made before a column joined the catalogue keeps its rows and gains it
+                present = {r["name"] for r in self.conn.execute(f"PRAGMA table_info({_quote(t.name)})")}
+                for c in t.columns:
+                    if c.name not in present:
+                        self.conn.execute(f"ALTER TABLE {_quote(t.name)} ADD COLUMN {self._column_sql(c)}")
                 self.conn.execute(f"CREATE INDEX IF NOT EXISTS {_quote('ix_' + t.name + '_version')} "
                                   f"ON {_quote(t.name)} ({VERSION})")
                 for i, cols in enumerate(t.unique):

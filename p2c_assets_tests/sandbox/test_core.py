@@ -109,3 +109,18 @@ def test_serve_announces_urls_and_stops_cleanly_on_sigterm(tmp_path):
     assert f"{handle.dataverse_url}/api/data/v9.2/" in announcement
     assert f"{handle.finops_url}/data/" in announcement
     assert handle.client_id in announcement and "oauth2/v2.0/token" in announcement
+
+
+def test_a_data_directory_from_before_a_column_was_catalogued_opens_with_it_and_keeps_its_rows(tmp_path):
+    from p2c_sandbox.dataverse.tables import open_store
+
+    store = open_store(tmp_path / "dataverse.db")
+    store.insert("product", {"productid": "6f1c1a52-0000-4000-8000-000000000001", "name": "Old", "productnumber": "OLD-1"})
+    for (index,) in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'product' "
+                                       "AND sql LIKE '%parentproductid%'").fetchall():
+        store.conn.execute(f'DROP INDEX "{index}"')
+    store.conn.execute('ALTER TABLE product DROP COLUMN parentproductid')  # as made before the column was there
+    store.close()
+    store = open_store(tmp_path / "dataverse.db")
+    assert store.get("product", {"productnumber": "OLD-1"})["parentproductid"] is None
+    store.close()
