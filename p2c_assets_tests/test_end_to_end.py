@@ -170,6 +170,15 @@ def test_a_no_change_run_writes_nothing(second_run, first_run):
     assert {e.asset_key.to_user_string(): (_value(e, "mode"), _value(e, "records_compared"))
             for e in _reconciliations(third)} == {
         asset: ("0 records written in this run; nothing to compare", 0) for asset in target_metadata(third)}
+    # the cross-entity checks read the services only when the run wrote such records (or with the full tag)
+    modes = {e.check_name: _value(e, "mode") for e in third.get_asset_check_evaluations()
+             if e.check_name in ("customer_exists", "product_exists")}
+    assert modes == {"customer_exists": "no fo/quotations record written in this run; nothing to check",
+                     "product_exists": "no sales/order_lines record written in this run; nothing to check"}
+    checked = {e.check_name: e.metadata for e in second_run.get_asset_check_evaluations()
+               if e.check_name in ("customer_exists", "product_exists")}
+    assert "mode" not in checked["customer_exists"] and checked["customer_exists"]["quotations"].value > 0
+    assert "mode" not in checked["product_exists"] and "lines" in checked["product_exists"]  # it wrote some: read
 
 
 def test_reconciliation_compares_the_records_the_run_wrote(second_run):

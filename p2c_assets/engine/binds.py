@@ -27,7 +27,7 @@ def bind_rows(template: FlowTemplate, frame: pd.DataFrame, references: Reference
         column = payload.pop(field)
         found = _targets(field, bind, column, references)
         navs: dict[str, list] = {}
-        for row, value in column.items():
+        for position, (row, value) in enumerate(column.items()):
             if value is None:
                 continue
             target = found.get(fold(value))
@@ -38,7 +38,7 @@ def bind_rows(template: FlowTemplate, frame: pd.DataFrame, references: Reference
                 continue
             nav, entity_set, by, record_id = target
             ref = Ref(entity_set, id=record_id) if record_id else Ref(entity_set, key=((by, value),))
-            navs.setdefault(nav, [None] * len(payload))[payload.index.get_loc(row)] = ref
+            navs.setdefault(nav, [None] * len(payload))[position] = ref
         for name, refs in navs.items():
             payload[name] = refs
     reasons = pd.Series({row: "; ".join(texts) for row, texts in problems.items()}, dtype=object)

@@ -311,8 +311,9 @@ def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size:
             created = {row for row, r in zip(payload.index, results) if r.status == "created"}
             kept_out = payload[rule.unless].notna() if rule.unless in payload else pd.Series(False, payload.index)
             fresh = [row for row in fresh if row not in created or kept_out[row]]
-        activations = [dict(zip(template.target.key, payload.loc[row, list(template.target.key)])) | template.after_create
-                       for row in fresh]
+        # one selection of the key columns, not a row lookup per record (seconds at 50,000 products)
+        activations = [{**keys, **template.after_create}
+                       for keys in payload.loc[fresh, list(template.target.key)].to_dict(orient="records")]
         for row, r in zip(fresh, client.upsert_many(template.target.entity_set, activations,
                                                     key=list(template.target.key), batch_size=batch_size,
                                                     landed=[True] * len(activations))
