@@ -459,10 +459,11 @@ def sdk_comparison(rows: int) -> None:
 
 # --- main -------------------------------------------------------------------------------------------------
 
-def seed(data: Path, scale: int) -> None:
+def seed(data: Path, scale: int, products_active: bool = False) -> None:
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "seed", "--data", str(data), "--scale",
-                          str(scale)], check=True, capture_output=True, text=True).stdout
+                          str(scale), *(["--products-active"] if products_active else [])],
+                         check=True, capture_output=True, text=True).stdout
     seconds = time.perf_counter() - started
     counts = {}
     for line in out.splitlines()[1:]:
@@ -481,6 +482,9 @@ def main() -> None:
     parser.add_argument("--skip-sdk", action="store_true", help="leave out the Dataverse writer vs SDK comparison")
     parser.add_argument("--sdk-rows", type=int, default=10_000, help="accounts of the SDK comparison")
     parser.add_argument("--steps", action="store_true", help="every step's figures, not only the slowest")
+    parser.add_argument("--products-active", action="store_true",
+                        help="a Sales organization that creates products without a parent Active (an upgraded "
+                             "org; a fresh install does not): the products flow then sends no activations")
     parser.add_argument("--documents", type=int, default=None,
                         help="quotes and F&O orders the simulated users make between the master-data sync and the "
                              "documents sync (default: scale / 100; 0: master data only)")
@@ -488,12 +492,13 @@ def main() -> None:
     import dagster as dg
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # the partitioned checks' notice, once per run
     print(machine())
-    print(f"{JOB} over a sandbox seeded with --scale {args.scale:,}; in-process executor, one step at a time",
+    print(f"{JOB} over a sandbox seeded with --scale {args.scale:,}"
+          f"{' --products-active' if args.products_active else ''}; in-process executor, one step at a time",
           flush=True)
     wire = Wire()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp, "sandbox")
-        seed(data, args.scale)
+        seed(data, args.scale, args.products_active)
         with running_sandbox(data) as sandbox:
             wire.point_at(sandbox.dataverse_url, sandbox.finops_url)
             os.environ.update(DATAVERSE_URL=sandbox.dataverse_url, FINOPS_URL=sandbox.finops_url,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from p2c_assets.connectors.protocol import AnyOf, ServiceClient, fold
 from p2c_assets.engine.keys import record_keys
@@ -19,12 +21,34 @@ from p2c_assets.flows.template import FlowTemplate
 
 
 def content_hashes(frame: pd.DataFrame) -> pd.Series:
-    """One hash per row of the normal values of every column (in column-name order)."""
+    """One hash per row of the normal values of every column (in column-name order): SHA-256 of the
+    row's JSON, `[["name", value], ...]`, as the ledger has always recorded it.
+
+    The JSON is put together from each column's `["name", value]` texts, encoded once per distinct
+    value of a text column (`_pairs`): the same characters as `json.dumps` of the whole row, at a
+    fraction of its cost."""
     names = sorted(frame.columns)
-    columns = [normal_column(frame[name]).tolist() for name in names]
-    digests = [hashlib.sha256(json.dumps(list(zip(names, values)), default=str).encode()).hexdigest()[:32]
-               for values in zip(*columns)] if names else [""] * len(frame)
+    if not names:
+        return pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    columns = [_pairs(name, frame[name]) for name in names]
+    digests = [hashlib.sha256(f"[{', '.join(pairs)}]".encode()).hexdigest()[:32] for pairs in zip(*columns)]
     return pd.Series(digests, index=frame.index, dtype=object)
+
+
+# columns whose equal values (as `factorize` matches them) have one JSON text: not `mixed`, where 1 == True
+DISTINCT_SAFE = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}
+
+
+def _pairs(name, column: pd.Series) -> list[str]:
+    """Each value's `["name", value]` JSON text (its normal form, `json.dumps` with `default=str`)."""
+    prefix = f"[{json.dumps(name, default=str)}, "
+    values = normal_column(column)
+    if infer_dtype(values, skipna=True) in DISTINCT_SAFE:
+        codes, distinct = pd.factorize(values, use_na_sentinel=True)
+        texts = np.array([f"{prefix}{json.dumps(v, default=str)}]" for v in distinct.tolist()] + [f"{prefix}null]"],
+                         dtype=object)
+        return texts[codes].tolist()
+    return [f"{prefix}{json.dumps(v, default=str)}]" for v in values.tolist()]
 
 
 def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fields: list[str]) -> pd.DataFrame:
