@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring_ascii
 
 import numpy as np
 import pandas as pd
@@ -45,10 +46,17 @@ def _pairs(name, column: pd.Series) -> list[str]:
     values = normal_column(column)
     if infer_dtype(values, skipna=True) in DISTINCT_SAFE:
         codes, distinct = pd.factorize(values, use_na_sentinel=True)
-        texts = np.array([f"{prefix}{json.dumps(v, default=str)}]" for v in distinct.tolist()] + [f"{prefix}null]"],
-                         dtype=object)
+        texts = np.array([f"{prefix}{_json(v)}]" for v in distinct.tolist()] + [f"{prefix}null]"], dtype=object)
         return texts[codes].tolist()
-    return [f"{prefix}{json.dumps(v, default=str)}]" for v in values.tolist()]
+    return [f"{prefix}{_json(v)}]" for v in values.tolist()]
+
+
+_ENCODE = json.JSONEncoder(default=str).encode  # one encoder: json.dumps(default=...) builds one per call
+
+
+def _json(value) -> str:
+    """`json.dumps(value, default=str)`: text through the C escaper the encoder itself uses."""
+    return encode_basestring_ascii(value) if type(value) is str else _ENCODE(value)
 
 
 def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fields: list[str]) -> pd.DataFrame:
