@@ -15,9 +15,9 @@ finds drift on any record, and costs seconds per 100,000 records in every run. S
 run (`dagster_run_id`), it compares only the records that run created or updated, read from the target
 by key: a run that wrote nothing reads nothing, so a no-change run pays nothing for it (issue 11).
 Orphans are found either way: the ledger's landed keys minus the source's keys are the candidates, and
-only those are read to confirm they are still in the target. A flow the run found settled (`engine.settled`:
-source, rules and ledger as its last run left them) and wrote nothing of maps nothing here either: its
-orphans were kept when it settled. Drift on a record the run did not write
+only those are read to confirm they are still in the target. A flow settled with the very source the
+run had (`engine.settled`: its sync, this run's or an earlier one, left no problem row) has its orphans
+kept with it: the ledger's states are not read, and when the run wrote nothing of it, nothing is mapped. Drift on a record the run did not write
 waits for the next full reconciliation (the `p2c/reconcile: full` run tag, `p2c run --full-resync`).
 """
 
@@ -33,7 +33,7 @@ from p2c_assets.engine.diff import compare, target_snapshot
 from p2c_assets.engine.keys import SEPARATOR, KeyIndex, record_keys
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.engine.mapping import map_rows
-from p2c_assets.engine.settled import Settled, fingerprint, settled, source_digest
+from p2c_assets.engine.settled import fingerprint, settled, source_digest
 from p2c_assets.engine.sync import LANDED
 from p2c_assets.engine.values import normal_column
 from p2c_assets.flows.template import FlowTemplate
@@ -58,11 +58,12 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
     found, compared = [], 0
     ours = {fold(company) for company in companies}
     for template, source in flows:
-        state = None if dagster_run_id is None else _settled_untouched(template, source, ledger, companies,
-                                                                       dagster_run_id)
-        if state is not None:  # nothing written, nothing to map: only the orphans it settled with are read
-            mapped = map_rows(template, source.head(TYPED_BY), companies)
-            keys, landed, gone = record_keys(mapped, template.target.key), set(), set(state.orphans)
+        written = set() if dagster_run_id is None else ledger.written_in(template.name, dagster_run_id)
+        state = None if dagster_run_id is None else settled(
+            ledger, template, companies, fingerprint(template, source_digest(source), companies, ledger))
+        if state is not None:  # the flow is settled with this very source: its orphans are known
+            mapped = map_rows(template, source if written else source.head(TYPED_BY), companies)
+            keys, landed, gone = record_keys(mapped, template.target.key), written, set(state.orphans)
         else:
             mapped = map_rows(template, source, companies)
             keys = record_keys(mapped, template.target.key)
@@ -74,7 +75,7 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
             target = target_snapshot(template, client, companies)
         else:
             every = state.rows if state is not None else len(landed)
-            landed &= ledger.written_in(template.name, dagster_run_id)
+            landed &= written
             wanted = landed | gone
             target = target_snapshot(template, client, companies,
                                      where=_by_key(wanted, every, mapped, template.target.key)) \
@@ -90,15 +91,6 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
                                    "target": "present", "flow": template.name}))
     differences = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=DIFFERENCE_COLUMNS)
     return Reconciliation(compared, differences[DIFFERENCE_COLUMNS], dagster_run_id is None)
-
-
-def _settled_untouched(template: FlowTemplate, source: pd.DataFrame, ledger: Ledger, companies: dict[str, str],
-                       dagster_run_id: str) -> Settled | None:
-    """How the flow settled, when the run wrote nothing of it and it is settled with this very source
-    (`engine.settled`): then its orphans are known without mapping the source."""
-    if ledger.written_in(template.name, dagster_run_id):
-        return None
-    return settled(ledger, template, companies, fingerprint(template, source_digest(source), companies, ledger))
 
 
 def _by_key(wanted: set[str], landed: int, mapped: pd.DataFrame, key: Sequence[str]) -> AnyOf | None:
