@@ -21,7 +21,7 @@ from p2c_assets.defs.partitions import (
     SCHEMA_CHECK, LegalEntityFrames, StoredFrames, assign_partitions, legal_entity_partitions, run_companies)
 from p2c_assets.defs.reporting import check_summary, report_metadata, source_check, stored_check, target_checks
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
-from p2c_assets.engine.extract import extract_changes
+from p2c_assets.engine.extract import Patch, extract_changes
 from p2c_assets.engine.settled import IDENTITY, code_digest, described
 from p2c_assets.engine.sync import sync
 from p2c_assets.flows.settings import Settings
@@ -105,19 +105,19 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
             # only lines of headers the header flow sends (orders Confirmed or later, ...)
             headers = headers.query(settings.templates[header_flow].row_filter)
 
-        def kept(version: str) -> bool:  # the frames stored for the run's legal entities are made of these rows
+        def held(version: str) -> bool:  # the frames stored for the run's legal entities are made of these rows
             identity = made_of(version)
             return identity is not None and io_manager.stored(context.instance, node.key, list(chosen),
                                                               identity) is not None
 
         # only what changed where the service keeps a change feed (Dataverse), in full otherwise (F&O);
         # F&O reads only the run's legal entities, unless the first company of all must win
-        frame, mode, version = extract_changes(client, source, ledger=ledger.get(), name=node.name,
-                                               companies=settings.companies if source.first_company_wins else chosen,
-                                               headers=headers, full=config.full_refresh,
-                                               kept=None if config.full_refresh else kept)
+        frame, mode, version, patch = extract_changes(
+            client, source, ledger=ledger.get(), name=node.name,
+            companies=settings.companies if source.first_company_wins else chosen, headers=headers,
+            full=config.full_refresh, held=None if config.full_refresh else held)
         requests = client.stats.requests - before
-        if frame is None:
+        if frame is None and patch is None:
             stored = io_manager.stored(context.instance, node.key, list(chosen), made_of(version))
             context.log.info(f"{node.name} ({', '.join(chosen)}): {stored.rows} rows, {mode}: the stored frames hold")
             yield dg.Output(StoredFrames(made_of(version)), metadata={
@@ -125,7 +125,12 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
                 "frames": "unchanged: the rows the last run stored and checked are passed on"})
             yield stored_check(schema, stored.check, node.key)
             return
-        frame = assign_partitions(frame, template, settings.companies, chosen)
+        if patch is not None:  # the frames the last run stored, with what changed since
+            previous = io_manager.load(context.instance, node.key, list(chosen))
+            frame = _patched(previous, patch, assign_partitions(patch.rows, template, settings.companies, chosen))
+            mode += f"; {len(patch.rows)} rows applied to the {len(previous)} stored"
+        else:
+            frame = assign_partitions(frame, template, settings.companies, chosen)
         check = source_check(schema, frame, node.key)
         frame.attrs.update({IDENTITY: made_of(version) if version else None, SCHEMA_CHECK: check_summary(check)})
         context.log.info(f"{node.name} ({', '.join(chosen)}): {len(frame)} rows, {mode}")
@@ -181,6 +186,15 @@ def build_target_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
                                                               config.min_problem_rows))
 
     return target_asset
+
+
+def _patched(previous: pd.DataFrame, patch: Patch, changed: pd.DataFrame) -> pd.DataFrame:
+    """The stored rows whose id did not change or go, then the changed rows of the run's partitions (a
+    column blank in all of them takes the stored rows' type: pandas' concat would warn otherwise)."""
+    kept = previous[~previous[patch.id_column].map(str).isin(patch.removed)]
+    if changed.empty:
+        return kept.reset_index(drop=True)
+    return pd.concat([kept, changed.dropna(axis="columns", how="all")], ignore_index=True)
 
 
 def _identity(owner: str, name: str, settings: Settings, header_flow: str | None, headers: pd.DataFrame | None,

@@ -113,12 +113,16 @@ class LegalEntityFrames(dg.ConfigurableIOManager):
         context.add_output_metadata({"stored_in": dg.MetadataValue.path(str(folder))})
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        return self.load(context.step_context.instance, context.asset_key, list(context.asset_partition_keys))
+
+    def load(self, instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: list[str]) -> pd.DataFrame:
+        """The frames stored for `partitions`, as one."""
         frames = []
-        for key in context.asset_partition_keys:
-            path = self._path(context.step_context.instance, context.asset_key, key)
+        for key in partitions:
+            path = self._path(instance, asset_key, key)
             if not path.exists():
                 raise dg.Failure(description=(
-                    f"{context.asset_key.to_user_string()} has no rows stored for legal entity {key!r}: "
+                    f"{asset_key.to_user_string()} has no rows stored for legal entity {key!r}: "
                     f"materialize it for {key} first (or run the whole flow for {key})."))
             frames.append(pd.read_pickle(path))
         return pd.concat(frames, ignore_index=True) if len(frames) != 1 else frames[0]

@@ -8,7 +8,9 @@ header's own filter, and keeps one row per key where the template says the first
 tracking, `ServiceClient.read_since`): the ledger keeps the whole extracted source, so mapping, header
 joins and reconciliation still see every row. An expired delta link, or `full`, falls back to a full
 read; a service without a change feed is read in full every time and nothing is kept. A read that
-finds nothing new loads nothing when the caller still holds what it made of the same stored rows.
+finds nothing new loads nothing when the caller still holds what it made of the same stored rows, and
+one that found a few changes hands over just those (`Patch`) when it holds what it made of the rows
+before them.
 """
 
 from __future__ import annotations
@@ -34,54 +36,60 @@ def extract(client: ServiceClient, source: Source, *, companies: dict[str, str],
     return _finish(_resolve(rows, source, References(client)), source, companies, headers)
 
 
+class Patch(NamedTuple):
+    """What an incremental read changed in a source whose rows were at version `since`: the rows read (one
+    per id, lookups resolved) and the ids whose earlier rows go (changed or deleted)."""
+
+    since: str
+    rows: pd.DataFrame
+    removed: frozenset[str]
+    id_column: str
+
+
 class Extracted(NamedTuple):
-    frame: pd.DataFrame | None  # None: `kept` said the caller still holds what it made of these very rows
+    frame: pd.DataFrame | None  # None: the caller holds what it made of these rows (`held`), maybe but `patch`
     mode: str
     version: str | None  # `Ledger.rows_version` of the stored rows it was made of; None without a change feed
+    patch: Patch | None = None  # what to apply to what the caller made of the rows at `patch.since`
 
 
 def extract_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],
                     headers: pd.DataFrame | None = None, full: bool = False,
-                    kept: Callable[[str], bool] | None = None) -> Extracted:
+                    held: Callable[[str], bool] | None = None) -> Extracted:
     """The whole current source, reading only what changed where the service can say.
 
     The stored rows and the delta link move together, and only from the link this read started at
     (`Ledger.advance_source`): when a parallel run of another legal entity moved them first, this one
-    reads again from where that one stopped. When the stored rows are at a version the caller says it
-    still holds the output of (`kept`: a read that found nothing new), they are not loaded at all."""
+    reads again from where that one stopped. The stored rows are not loaded when the caller still holds
+    what it made of them (`held(version)`): at the version the read left (it found nothing new: no frame,
+    no patch), or, for a source whose rows each stand alone (no header join, no first company winning),
+    at the version the read started from (a `Patch` of what changed instead of the whole source)."""
     for _ in range(MAX_READS):
         at = ledger.get_cursor(name, DELTA_LINK)
-        extracted = _read_changes(client, source, ledger=ledger, name=name, companies=companies, at=at, full=full,
-                                  kept=kept)
-        if extracted is not None:
-            frame = None if extracted.frame is None else _finish(extracted.frame, source, companies, headers)
-            return extracted._replace(frame=frame)
+        # the rows' version at the link `at`: advance_source moves both or neither, and only from `at`
+        before = ledger.rows_version(name)
+        extracted = _read_changes(client, source, ledger=ledger, name=name, companies=companies, at=at, full=full)
+        if extracted is None:
+            continue
+        if extracted.version is not None and held is not None:
+            if held(extracted.version):
+                return Extracted(None, extracted.mode, extracted.version)
+            if extracted.patch is not None and before is not None and _stands_alone(source) and held(before):
+                return extracted._replace(patch=extracted.patch._replace(since=before))
+        # an incremental read brought only the changes: the whole source is the stored one, loaded once what
+        # was read is gone (the source is never held twice over)
+        frame = ledger.load_source(name) if extracted.frame is None else extracted.frame
+        return Extracted(_finish(_columns(frame, source), source, companies, headers), extracted.mode,
+                         extracted.version)
     raise RuntimeError(f"{name}: other runs kept moving its delta link; {MAX_READS} reads did not settle")
 
 
 def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],
-                  at: str | None, full: bool, kept: Callable[[str], bool] | None) -> Extracted | None:
-    """One read from the delta link `at` (in full without one, or when `full`), stored; None when another
-    run moved the link meanwhile."""
-    stored = _store_changes(client, source, ledger=ledger, name=name, companies=companies, at=at, full=full)
-    if stored is None:
-        return None
-    if stored.version is not None and kept is not None and kept(stored.version):
-        return Extracted(None, stored.mode, stored.version)
-    # an incremental read brought only the changes: the whole source is the stored one, loaded once what
-    # was read is gone with `_store_changes`' scope (the source is never held twice over)
-    frame = ledger.load_source(name) if stored.frame is None else stored.frame
-    frame = frame.reindex(columns=list(dict.fromkeys([*source.select, *(l.into for l in source.lookups),
-                                                      *frame.columns])))
-    return Extracted(frame, stored.mode, stored.version)
-
-
-def _store_changes(client: ServiceClient, source: Source, *, ledger, name: str, companies: dict[str, str],
-                   at: str | None, full: bool) -> Extracted | None:
-    """What `_read_changes` reads, stored with the new delta link: the mode of the read and the version
-    the stored rows are at, with the whole source when the read was full (as the ledger holds it: one
-    row per id, in id order) or without a change feed (nothing stored, no version); None when another
-    run moved the link meanwhile."""
+                  at: str | None, full: bool) -> Extracted | None:
+    """One read from the delta link `at` (in full without one, or when `full`), stored with the new delta
+    link: the mode of the read and the version the stored rows are at, with the whole source when the read
+    was full (as the ledger holds it: one row per id, in id order) or without a change feed (nothing
+    stored, no version), or a patch of what changed; None when another run moved the link meanwhile."""
     link = None if full else at
     mode = "full (requested)" if full else "full (first run)"
     read = {"select": list(source.select), "filter": source.filter, "companies": sorted(companies)}
@@ -98,14 +106,28 @@ def _store_changes(client: ServiceClient, source: Source, *, ledger, name: str, 
     rows = _resolve(delta.rows, source, References(client))
     if delta.delta_link is None:  # no change feed: this read is the whole source, and nothing can resume it
         return Extracted(rows, "full", None)
+    id_column = client.id_column(source.entity_set)
+    rows = _by_id_order(rows, id_column)
     removed = [*delta.changed_ids, *delta.deleted_ids] if incremental else ()
-    if not incremental:
-        rows = _by_id_order(rows, client.id_column(source.entity_set))
-    version = ledger.advance_source(name, _by_id(rows, client.id_column(source.entity_set)), after=at,
-                                    to=delta.delta_link, removed=removed, replace=not incremental)
+    version = ledger.advance_source(name, _by_id(rows, id_column), after=at, to=delta.delta_link,
+                                    removed=removed, replace=not incremental)
     if version is None:
         return None
-    return Extracted(None if incremental else rows, mode, version)
+    if not incremental:
+        return Extracted(rows, mode, version)
+    patch = Patch("", _columns(rows, source), frozenset(map(str, removed)), id_column)
+    return Extracted(None, mode, version, patch)
+
+
+def _stands_alone(source: Source) -> bool:
+    """Each output row is made of its source row alone: a changed row replaces its earlier self."""
+    return source.header is None and not source.first_company_wins
+
+
+def _columns(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
+    """The selected columns and the looked-up ones first, as every frame of the source has them."""
+    return frame.reindex(columns=list(dict.fromkeys([*source.select, *(l.into for l in source.lookups),
+                                                     *frame.columns])))
 
 
 def _resolve(frame: pd.DataFrame, source: Source, references: References) -> pd.DataFrame:

@@ -37,8 +37,8 @@ def ledger(tmp_path_factory):
 
 def test_a_synced_flow_reconciles_and_drift_in_the_target_is_named_by_key_and_field(clients, ledger):
     dv, fo = clients
-    source, mode, _ = extract_changes(fo, PRODUCTS.source, ledger=ledger, name="fo/released_products",
-                                      companies=COMPANIES)
+    source, mode, *_ = extract_changes(fo, PRODUCTS.source, ledger=ledger, name="fo/released_products",
+                                       companies=COMPANIES)
     assert mode == "full" and ledger.get_cursor("fo/released_products", "delta_link") is None  # F&O: no feed
     assert not source.duplicated("ProductNumber").any()  # released in both companies: one Sales product
     report = sync(PRODUCTS, source, client=dv, ledger=ledger, companies=COMPANIES)

@@ -309,7 +309,8 @@ def test_a_flow_found_as_its_last_run_left_it_is_not_planned_again(dv, resources
     assert "accounts" not in planned
 
 
-def test_a_source_whose_change_feed_found_nothing_new_passes_on_the_frames_it_stored(dv, resources, tmp_path):
+def test_a_source_whose_change_feed_found_nothing_new_passes_on_the_frames_it_stored(dv, resources, tmp_path,
+                                                                                      company):
     """On an instance that keeps its storage (a deployment, `p2c run`), a Dataverse source that read
     nothing new loads, checks and stores nothing: the frames its last run stored go on, with that check."""
     import dagster as dg
@@ -332,8 +333,28 @@ def test_a_source_whose_change_feed_found_nothing_new_passes_on_the_frames_it_st
     assert quiet.success and target_metadata(quiet)["fo/customers"]["rows_extracted"] == \
         target_metadata(first)["fo/customers"]["rows_extracted"]
 
-    new_accounts(dv, "FRAMES", 1)
+    # a few changes are applied to the stored frames: the whole source is not loaded from the ledger again
+    [number] = new_accounts(dv, "FRAMES", 1)
     changed = run()
-    assert "frames" not in materialization_metadata(changed)["sales/accounts"]
-    assert materialization_metadata(changed)["sales/accounts"]["dagster/row_count"] == stored["dagster/row_count"] + 1
+    patched = materialization_metadata(changed)["sales/accounts"]
+    assert "frames" not in patched and patched["extract_mode"] == (
+        f"incremental (1 changed, 0 deleted); 1 rows applied to the {stored['dagster/row_count']} stored")
+    assert patched["dagster/row_count"] == stored["dagster/row_count"] + 1
     assert target_metadata(changed)["fo/customers"]["rows_created"] == 1
+
+    [account_id] = dv.read("accounts", select=["accountid"], filter=f"accountnumber eq '{number}'")["accountid"]
+    dv.upsert_many("accounts", [{"accountnumber": number, "telephone1": "+1 555 0142"}], key=["accountnumber"])
+    renamed = run()
+    assert materialization_metadata(renamed)["sales/accounts"]["dagster/row_count"] == stored["dagster/row_count"] + 1
+    assert (target_metadata(renamed)["fo/customers"]["rows_updated"], target_metadata(renamed)["fo/customers"][
+        "rows_created"]) == (1, 0)
+    token = company.token("dataverse")
+    requests.delete(f"{company.dataverse_url}/api/data/v9.2/accounts({account_id})", timeout=10,
+                    headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+    gone = materialization_metadata(run())["sales/accounts"]
+    assert gone["extract_mode"].startswith("incremental (0 changed, 1 deleted); 0 rows applied")
+    assert gone["dagster/row_count"] == stored["dagster/row_count"]
+    # what the patches made is what a full read makes
+    full = materialization_metadata(run_prospect_to_cash(resources, job="accounts_flow", instance=instance,
+                                                         full_resync=True))["sales/accounts"]
+    assert full["dagster/row_count"] == gone["dagster/row_count"]
