@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
-from p2c_assets.connectors.protocol import DeltaTokenExpired, ServiceClient, fold
+from p2c_assets.connectors.protocol import DeltaTokenExpired, ServiceClient, fold, shared_strings
 from p2c_assets.engine.ledger.cursors import DELTA_LINK
 from p2c_assets.engine.references import References
 from p2c_assets.flows.template import HeaderJoin, Lookup, Source
@@ -113,8 +114,8 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
                                     removed=removed, replace=not incremental)
     if version is None:
         return None
-    if not incremental:
-        return Extracted(rows, mode, version)
+    if not incremental:  # equal texts of different pages made one object, as `Ledger.load_source` makes them
+        return Extracted(shared_strings(rows), mode, version)
     patch = Patch("", _columns(rows, source), frozenset(map(str, removed)), id_column)
     return Extracted(None, mode, version, patch)
 
@@ -140,9 +141,8 @@ def _resolve(frame: pd.DataFrame, source: Source, references: References) -> pd.
 def _by_id_order(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     """One row per id (the last read), in id order: the whole source as `Ledger.load_source` gives it."""
     ids = frame[id_column].map(str)
-    last = ~ids.duplicated(keep="last")
-    order = ids[last].to_numpy().argsort(kind="stable")
-    return frame[last].iloc[order].reset_index(drop=True)
+    positions = np.flatnonzero(~ids.duplicated(keep="last").to_numpy())
+    return frame.take(positions[ids.to_numpy()[positions].argsort(kind="stable")]).reset_index(drop=True)
 
 
 def _by_id(frame: pd.DataFrame, id_column: str) -> Iterator[tuple[str, dict]]:
