@@ -293,8 +293,11 @@ def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size:
     payload = plan.payload
     if payload.empty:
         return {}
-    # None is left out rather than sent: a sync never blanks a field the target already has
-    records = [{k: _whole(v) for k, v in row.items() if v is not None} for row in payload.to_dict(orient="records")]
+    # None is left out rather than sent: a sync never blanks a field the target already has; a record is
+    # made at a time from the columns' values (Python's, as `to_dict` gives them), never a second dict per row
+    names = list(payload.columns)
+    records = [{k: _whole(v) for k, v in zip(names, values) if v is not None}
+               for values in zip(*(payload[name].tolist() for name in names))]
     # rows the ledger saw land are in the target: the client need not look them up
     landed = row_states(plan.states, plan.keys.loc[payload.index])["outcome"].isin(LANDED).tolist()
     results = client.upsert_many(template.target.entity_set, records, key=list(template.target.key),
