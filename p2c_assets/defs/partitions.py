@@ -70,7 +70,7 @@ def assign_partitions(frame: pd.DataFrame, template: FlowTemplate, companies: di
 @dataclass(frozen=True)
 class StoredFrames:
     """What a source asset outputs when the frames stored for its partitions still hold: made of the same
-    stored rows, rules and code (`identity`, see `LegalEntityFrames.stored_rows`). Nothing is written;
+    stored rows, rules and code (`identity`, see `LegalEntityFrames.stored`). Nothing is written;
     the next steps load the stored frames."""
 
     identity: str
