@@ -168,11 +168,12 @@ class StaleClock:
 
 
 def test_token_expiring_mid_run_is_refreshed_once_on_401(sandbox, creds, scenario, tag):
-    sandbox.set_faults(token_lifetime_s=1)
+    # 3 s: the token issued on the 401 must outlive its retry even on a loaded machine (1 s flaked)
+    sandbox.set_faults(token_lifetime_s=3)
     credential = StaleClock(creds)
     with scenario.client(sandbox, credential) as client:
         scenario.seed(client, tag, 2)
-        time.sleep(1.2)                        # the cached token is now expired on the server
+        time.sleep(3.2)                        # the cached token is now expired on the server
         calls, retries = credential.calls, client.stats.retries
         rows = scenario.read_tagged(client, tag)
     assert len(rows) == 2
