@@ -146,14 +146,11 @@ def _by_id_order(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
 
 
 def _by_id(frame: pd.DataFrame, id_column: str) -> Iterator[tuple[str, dict]]:
-    """(id, row) pairs, the last row of an id read twice winning, blanks as None; made one row at a
+    """(id, row) pairs of rows with distinct ids (`_by_id_order`), blanks as None; made one row at a
     time as the ledger stores them, so no dict per row of the whole source is ever held."""
-    ids = frame[id_column].map(str)
-    last = ~ids.duplicated(keep="last")
-    frame, ids = frame[last], ids[last]
     clean = frame.astype(object).where(frame.notna(), None)
     names = list(clean.columns)
-    for row_id, values in zip(ids.tolist(), zip(*(clean[c].tolist() for c in names))):
+    for row_id, values in zip(frame[id_column].map(str).tolist(), zip(*(clean[c].tolist() for c in names))):
         yield row_id, dict(zip(names, values))
 
 
