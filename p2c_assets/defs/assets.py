@@ -18,7 +18,7 @@ from pydantic import Field
 from p2c_assets.defs import lineage
 from p2c_assets.defs.graph import AssetNode, FlowGraph
 from p2c_assets.defs.partitions import (
-    SCHEMA_CHECK, LegalEntityFrames, StoredFrames, assign_partitions, legal_entity_partitions, run_companies)
+    SCHEMA_CHECK, LegalEntityFrames, Stored, StoredFrames, assign_partitions, legal_entity_partitions, run_companies)
 from p2c_assets.defs.reporting import check_summary, report_metadata, source_check, stored_check, target_checks
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.engine.extract import Patch, extract_changes
@@ -105,10 +105,13 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
             # only lines of headers the header flow sends (orders Confirmed or later, ...)
             headers = headers.query(settings.templates[header_flow].row_filter)
 
+        found: dict[str, Stored | None] = {}  # version -> the frames stored for it, read once
+
         def held(version: str) -> bool:  # the frames stored for the run's legal entities are made of these rows
             identity = made_of(version)
-            return identity is not None and io_manager.stored(context.instance, node.key, list(chosen),
-                                                              identity) is not None
+            found[version] = None if identity is None else io_manager.stored(context.instance, node.key,
+                                                                              list(chosen), identity)
+            return found[version] is not None
 
         # only what changed where the service keeps a change feed (Dataverse), in full otherwise (F&O);
         # F&O reads only the run's legal entities, unless the first company of all must win
@@ -118,7 +121,7 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
             full=config.full_refresh, held=None if config.full_refresh else held)
         requests = client.stats.requests - before
         if frame is None and patch is None:
-            stored = io_manager.stored(context.instance, node.key, list(chosen), made_of(version))
+            stored = found[version]
             context.log.info(f"{node.name} ({', '.join(chosen)}): {stored.rows} rows, {mode}: the stored frames hold")
             yield dg.Output(StoredFrames(made_of(version)), metadata={
                 "dagster/row_count": stored.rows, "extract_mode": mode, "http_requests": requests,
