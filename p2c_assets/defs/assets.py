@@ -137,7 +137,7 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
         check = source_check(schema, frame, node.key)
         frame.attrs.update({IDENTITY: made_of(version) if version else None, SCHEMA_CHECK: check_summary(check)})
         context.log.info(f"{node.name} ({', '.join(chosen)}): {len(frame)} rows, {mode}")
-        yield dg.Output(frame, metadata={
+        yield dg.Output(io_manager.store(context.instance, node.key, list(chosen), frame), metadata={
             "dagster/row_count": len(frame),
             "dagster/column_schema": lineage.observed_columns(columns, frame),
             "extract_mode": mode,

@@ -69,11 +69,13 @@ def assign_partitions(frame: pd.DataFrame, template: FlowTemplate, companies: di
 
 @dataclass(frozen=True)
 class StoredFrames:
-    """What a source asset outputs when the frames stored for its partitions still hold: made of the same
-    stored rows, rules and code (`identity`, see `LegalEntityFrames.stored`). Nothing is written;
-    the next steps load the stored frames."""
+    """What a source asset outputs: a note that its frames are stored for its partitions
+    (`LegalEntityFrames.store`), by this run or, when they still hold, by an earlier one; the next steps
+    load them. Never the frames themselves: a run in one process (`p2c run`, `execute_in_process`) keeps
+    every output until it ends, so a frame output would stay in memory through every later step.
+    `identity` is what the frames are made of (None: unknown)."""
 
-    identity: str
+    identity: str | None
 
 
 @dataclass(frozen=True)
@@ -87,30 +89,37 @@ class Stored:
 
 class LegalEntityFrames(dg.ConfigurableIOManager):
     """Data frames by asset and legal entity, as pickle files under `base_dir` (default: the
-    instance's storage folder, like Dagster's filesystem IO manager).
+    instance's storage folder, like Dagster's filesystem IO manager). The source assets `store` their
+    frames and output `StoredFrames`; the steps that take them as input load them.
 
     Beside each file, what its rows were made of (`IDENTITY` in the frame's attrs), how many there are,
     the partitions stored with it and what the source schema check found: a source whose change feed
-    found nothing new asks `stored` and, when the files still hold, outputs `StoredFrames` instead of
-    loading, checking and storing the same rows again (issue 11: a no-change run passes no frame it need
-    not)."""
+    found nothing new asks `stored` and, when the files still hold, stores nothing and outputs their
+    `StoredFrames` instead of loading, checking and storing the same rows again (issue 11: a no-change
+    run passes no frame it need not)."""
 
     base_dir: str | None = None
 
-    def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame | StoredFrames) -> None:
-        if not isinstance(obj, StoredFrames):
-            for key in context.asset_partition_keys:
-                rows = obj[obj[PARTITION] == key]  # every source asset gives its rows their partition
-                path = self._path(context.step_context.instance, context.asset_key, key)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made_of = path.with_suffix(".json")
-                made_of.unlink(missing_ok=True)  # no moment at which the file and what it was made of disagree
-                _replace(path, lambda name: rows.reset_index(drop=True).to_pickle(name))
-                _replace(made_of, lambda name: Path(name).write_text(json.dumps({
-                    "identity": obj.attrs.get(IDENTITY), "rows": len(rows),
-                    "partitions": sorted(context.asset_partition_keys), "check": obj.attrs.get(SCHEMA_CHECK)})))
+    def handle_output(self, context: dg.OutputContext, obj: StoredFrames) -> None:
         folder = self._path(context.step_context.instance, context.asset_key, "-").parent
         context.add_output_metadata({"stored_in": dg.MetadataValue.path(str(folder))})
+
+    def store(self, instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: list[str],
+              frame: pd.DataFrame) -> StoredFrames:
+        """`frame`'s rows, one file per partition (every source asset gives its rows their partition), each
+        with what they were made of, their count, the partitions stored together and the schema check's
+        findings beside it."""
+        for key in partitions:
+            rows = frame[frame[PARTITION] == key]
+            path = self._path(instance, asset_key, key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made_of = path.with_suffix(".json")
+            made_of.unlink(missing_ok=True)  # no moment at which the file and what it was made of disagree
+            _replace(path, lambda name: rows.reset_index(drop=True).to_pickle(name))
+            _replace(made_of, lambda name: Path(name).write_text(json.dumps({
+                "identity": frame.attrs.get(IDENTITY), "rows": len(rows), "partitions": sorted(partitions),
+                "check": frame.attrs.get(SCHEMA_CHECK)})))
+        return StoredFrames(frame.attrs.get(IDENTITY))
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         return self.load(context.step_context.instance, context.asset_key, list(context.asset_partition_keys))

@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from p2c_assets.definitions import build_definitions, defs
+from p2c_assets.defs.partitions import LegalEntityFrames, StoredFrames
 from p2c_assets.execution import execute
 from p2c_assets_tests.conftest import running_sandbox
 from p2c_assets_tests.helpers import sandbox_resources
@@ -104,13 +105,17 @@ def small_company(tmp_path_factory):
 
 
 def test_a_run_records_the_columns_the_data_really_has(small_company, tmp_path):
-    result = execute("accounts_flow", resources=sandbox_resources(small_company, tmp_path / "state.db"))
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path / "dagster"))
+    result = execute("accounts_flow", resources=sandbox_resources(small_company, tmp_path / "state.db"),
+                     instance=instance)
     assert result.success
     # one materialization per legal entity of the run, each with what the run read
     usmf, demf = [e.materialization for e in result.get_asset_materialization_events()
                   if e.materialization.asset_key == ACCOUNTS]
     assert {usmf.partition, demf.partition} == {"usmf", "demf"} and usmf.metadata == demf.metadata
-    frame = result.output_for_node("sales__accounts")
+    # the output is a note that the rows are stored (a run in one process keeps its outputs to the end)
+    assert isinstance(result.output_for_node("sales__accounts"), StoredFrames)
+    frame = LegalEntityFrames().load(instance, ACCOUNTS, ["usmf", "demf"])
     columns = {c.name: c for c in usmf.metadata["dagster/column_schema"].schema.columns}
     assert list(columns) == list(frame.columns) and len(columns) == 18
     assert columns["p2c_partition"].description.startswith("The legal entity (partition)")
