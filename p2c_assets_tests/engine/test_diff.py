@@ -1,4 +1,5 @@
-"""Content hashes: the ledger compares them with the ones it recorded in earlier runs and releases."""
+"""Content hashes: the ledger compares them with the ones it recorded in earlier runs and releases. The
+field comparison of mapped rows with what the target holds (reconciliation, dry runs)."""
 
 import hashlib
 import json
@@ -6,7 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from p2c_assets.engine.diff import content_hashes
+from p2c_assets.engine import diff
+from p2c_assets.engine.diff import compare, content_hashes
 from p2c_assets.engine.values import normal
 
 
@@ -27,3 +29,23 @@ def test_content_hashes_are_sha256_of_each_rows_json_as_the_ledger_recorded_them
                                           default=str).encode()).hexdigest()[:32] for row in frame.index]
     assert content_hashes(frame).tolist() == expected
     assert content_hashes(frame).nunique() == len(frame)  # 1 and True and "1" differ; NaN is null
+
+
+def test_compare_finds_each_difference_once_however_many_rows_it_takes_at_a_time(monkeypatch):
+    """Rows are compared a part at a time (memory); the differences, and their order, are the same."""
+    mapped = pd.DataFrame({"DataAreaId": ["usmf"] * 5, "CustomerAccount": ["C-1", "c-2", "C-3", "C-4", "C-5"],
+                           "Name": ["Contoso", "Fabrikam", "Litware", None, "Adatum"],
+                           "Credit": [100, 200.5, 300, 400, 500]}, index=[10, 11, 12, 13, 14])
+    target = pd.DataFrame({"DataAreaId": ["USMF", "usmf", "usmf", "usmf", "usmf"],
+                           "CustomerAccount": ["C-1", "C-2", "C-4", "C-5", "C-5"],
+                           "Name": ["Contoso", "Fabrikam Inc", "Old name", "Adatum", "a second C-5"],
+                           "Credit": [100.0, 200.5, 1, 500, 0]})
+    key, fields = ("DataAreaId", "CustomerAccount"), ["Name", "Credit"]
+    whole = compare(mapped, target, key, fields)
+    # C-3 is not there; c-2 finds C-2 and differs in its name; C-4's blank name is never written, its credit
+    # differs; the first C-5 the target holds is the one compared; 100 equals 100.0
+    assert whole.values.tolist() == [["usmf|C-3", "(record)", "present", "missing in target"],
+                                     ["usmf|c-2", "Name", "Fabrikam", "Fabrikam Inc"],
+                                     ["usmf|C-4", "Credit", 400, 1]]
+    monkeypatch.setattr(diff, "COMPARED_AT_ONCE", 2)
+    pd.testing.assert_frame_equal(compare(mapped, target, key, fields), whole)
