@@ -31,7 +31,8 @@ from p2c_assets.engine.keys import KeyIndex, record_keys
 from p2c_assets.engine.ledger import RUN_OUTCOMES, WRITTEN, Ledger, RecordOutcome, States
 from p2c_assets.engine.mapping import legal_entities, map_rows
 from p2c_assets.engine.references import References
-from p2c_assets.engine.settled import Settled, fingerprint, remember, settled, source_digest
+from p2c_assets.engine.settled import (Changes, Settled, SourceRows, by_row, changed_rows, fingerprints, remember,
+                                       settled)
 from p2c_assets.engine.validate import passed, validate
 from p2c_assets.flows.template import FlowTemplate
 from p2c_assets.schemas import BY_ENTITY_SET
@@ -63,6 +64,7 @@ class SyncReport:
     run_id: int | None = None
     field_diff: pd.DataFrame = field(default_factory=pd.DataFrame)
     settled: bool = False  # the flow was as its last run left it (`engine.settled`): nothing planned
+    planned: int = 0  # source rows planned: all, those changed since the flow settled (`engine.settled`), or none
 
 
 @dataclass
@@ -101,13 +103,18 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient
           companies: dict[str, str], dry_run: bool, full: bool, batch_size: int, run_id: int | None) -> SyncReport:
     started = time.monotonic()
     requests_before = client.stats.requests
-    digest = None if dry_run else source_digest(source)
+    source_rows = SourceRows(source)
+    changes = None
     if not (dry_run or full):
-        state = settled(ledger, template, companies, fingerprint(template, digest, companies, ledger))
+        whole, rest = fingerprints(template, source_rows, companies, ledger)
+        state = settled(ledger, template, companies, whole)
         if state is not None:
             return _settled_report(template, source, state.rows, ledger=ledger, companies=companies, run_id=run_id,
                                    started=started)
-    plan = plan_rows(template, source, client=client, ledger=ledger, companies=companies, full=full)
+        changes = changed_rows(ledger, template, companies, source_rows, rest)
+    planned = source if changes is None else source.loc[changes.rows]
+    plan = plan_rows(template, planned, client=client, ledger=ledger, companies=companies, full=full,
+                     keyed=changes is not None)
     field_diff = pd.DataFrame()
     if dry_run:
         outcomes, field_diff = _predict(template, plan, client, companies)
@@ -121,32 +128,41 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient
         # a failure that used up the row's attempts parked it: report it as parked
         per_row.loc[_parks(plan, per_row, ledger), "outcome"] = "parked"
     counts = Counter({outcome: int(n) for outcome, n in per_row["outcome"].value_counts().items()})
+    unchanged = changes.unchanged if changes else 0  # the rows not planned: as the flow settled with them
+    counts += Counter(unchanged=unchanged)
+    filtered = len(source) - len(plan.mapped) - unchanged
     if run_id is not None:
-        ledger.finish_run(run_id, counts=counts, requests=requests, extracted=len(source),
-                          filtered_out=len(source) - len(plan.mapped),
+        ledger.finish_run(run_id, counts=counts, requests=requests, extracted=len(source), filtered_out=filtered,
                           status="warning" if any(counts[o] for o in PROBLEMS) else "success")
-        remember(ledger, template, companies, fingerprint(template, digest, companies, ledger),
-                 _settled_with(template, plan, counts, companies))
+        remember(ledger, template, companies, fingerprints(template, source_rows, companies, ledger),
+                 _settled_with(template, plan, counts, companies, source_rows, changes))
     return SyncReport(
-        flow=template.name, extracted=len(source), filtered=len(source) - len(plan.mapped),
+        flow=template.name, extracted=len(source), filtered=filtered,
         filter_rule=template.row_filter, counts=counts, problems=_problems(plan, per_row),
         by_rule=plan.validation.by_rule, sample=plan.validation.sample, preview=plan.mapped.head(5),
         requests=requests, duration_s=time.monotonic() - started, dry_run=dry_run,
         attempted=len(outcomes) + len(plan.reasons), pending=len(plan.payload), run_id=run_id,
-        field_diff=field_diff)
+        field_diff=field_diff, planned=len(planned))
 
 
-def _settled_with(template: FlowTemplate, plan: Plan, counts: Counter, companies: dict[str, str]) -> Settled | None:
-    """How a run left its flow (`engine.settled`): None when it left a problem row; else its mapped rows
-    and orphans, the landed records of its legal entities whose source row is gone (none for a flow that
-    hands its records over: see `engine.reconcile`)."""
+def _settled_with(template: FlowTemplate, plan: Plan, counts: Counter, companies: dict[str, str],
+                  source_rows: SourceRows, changes: Changes | None) -> Settled | None:
+    """How a run left its flow (`engine.settled`): None when it left a problem row; else its mapped rows,
+    orphans, the landed records of its legal entities whose source row is gone (none for a flow that
+    hands its records over: see `engine.reconcile`), and its source rows' hashes and keys. A run that
+    planned the changed rows only keeps the orphans the flow settled with, less the keys those rows
+    took: any other row gone made it plan every row."""
     if any(counts[o] for o in PROBLEMS):
         return None
+    if changes is not None:
+        orphans = tuple(sorted(set(changes.orphans).difference(plan.keys)))
+        return Settled(len(plan.mapped) + changes.unchanged, orphans,
+                       by_row(source_rows, changes.keys_after(plan.keys)))
     states = plan.states.frame
     ours = states["legal_entity"].map(lambda e: fold(e or "")).isin({fold(c) for c in companies})
     landed = states.index[ours.to_numpy() & states["outcome"].isin(LANDED).to_numpy()]
     orphans = () if template.handover else tuple(sorted(landed[~landed.isin(plan.keys)]))
-    return Settled(len(plan.mapped), orphans)
+    return Settled(len(plan.mapped), orphans, by_row(source_rows, plan.keys))
 
 
 def _settled_report(template: FlowTemplate, source: pd.DataFrame, rows: int, *, ledger: Ledger,
@@ -165,18 +181,19 @@ def _settled_report(template: FlowTemplate, source: pd.DataFrame, rows: int, *, 
 
 
 def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient, ledger: Ledger,
-              companies: dict[str, str], full: bool = False) -> Plan:
+              companies: dict[str, str], full: bool = False, keyed: bool = False) -> Plan:
     """Map, validate, find blocked, parked and changed rows, and bind the ones to write.
 
     Column-wise against the ledger's states read in one go (`row_states`): a no-change run over
     100,000 records decides in one pass per column, not a lookup per row. A row that landed with the
     content it has now (`settled`) passed validation then and is neither validated nor recorded again
     (unless `full`, or its key occurs twice), so a run in which nothing changed costs little more than
-    mapping and hashing."""
+    mapping and hashing. `keyed`: `source` holds the few rows changed since the flow settled
+    (`engine.settled`), and only their records are read (the plan's `states` hold no others)."""
     mapped = map_rows(template, source, companies)
     keys = record_keys(mapped, template.target.key)
     entities = legal_entities(template, source, companies).reindex(mapped.index)
-    states = ledger.states(template.name)
+    states = ledger.states(template.name, keys if keyed else None)
     state = row_states(states, keys)
     hashes = content_hashes(mapped)
     same = state["content_hash"].eq(hashes)

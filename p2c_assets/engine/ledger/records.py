@@ -35,6 +35,8 @@ from p2c_assets.engine.ledger.tables import (
     runs,
 )
 
+KEYED = 500  # keys a query when `Records.states` reads records by key
+
 # The rows of one record() call, in a temporary table that lives inside its transaction.
 _staged = sa.Table(
     "p2c_staged",
@@ -115,19 +117,23 @@ class ProblemRecord:
 class Records(Database):
     """Per-record state and per-run events; `record()` is the one write of a sync."""
 
-    def states(self, flow: str) -> States:
-        """Every record of `flow`. Fetched as plain tuples from the driver's cursor: SQLAlchemy's result
-        rows cost more than the query itself at 100,000 records, and a no-change run reads them all."""
+    def states(self, flow: str, keys: Iterable[str] | None = None) -> States:
+        """Every record of `flow`, or those of `keys` only (a run that plans the few rows changed since
+        its flow settled need not read 100,000). Every record is fetched as plain tuples from the driver's
+        cursor: SQLAlchemy's result rows cost more than the query itself at 100,000 records."""
         query = sa.select(records.c.natural_key, *(records.c[name] for name in STATE_COLUMNS)).where(
             records.c.flow == flow)
         with self._engine.connect() as conn:
-            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-            cursor = conn.connection.cursor()
-            try:
-                cursor.execute(sql)
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
+            if keys is not None:
+                rows = _by_key(conn, query, list(keys))
+            else:
+                sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+                cursor = conn.connection.cursor()
+                try:
+                    cursor.execute(sql)
+                    rows = cursor.fetchall()
+                finally:
+                    cursor.close()
         frame = pd.DataFrame(rows, columns=["natural_key", *STATE_COLUMNS]).set_index("natural_key")
         frame["parked"] = frame["parked"].astype(bool)  # SQLite answers 0/1
         return States(frame.astype(object).where(frame.notna(), None))
@@ -298,6 +304,12 @@ class Records(Database):
         if holder is not None and holder > run:
             raise ValueError(f"run {run} of flow {flow!r} lost the flow to run {holder}, which took it over when "
                              f"run {run} looked dead; its outcomes are not recorded")
+
+
+def _by_key(conn: sa.Connection, query: sa.Select, keys: list[str]) -> list[tuple]:
+    """The rows of `query` for `keys`, `KEYED` keys a query, bound as parameters (whatever text a key holds)."""
+    return [tuple(row) for start in range(0, len(keys), KEYED)
+            for row in conn.execute(query.where(records.c.natural_key.in_(keys[start:start + KEYED])))]
 
 
 def _checked(flow: str, outcomes: Iterable[RecordOutcome]) -> list[RecordOutcome]:
