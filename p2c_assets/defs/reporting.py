@@ -126,8 +126,11 @@ def report_metadata(reports) -> dict:
     written = counts["created"] + counts["updated"]
     result = (f"{counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged"
               if written else f"no changes: {counts['unchanged']} rows unchanged, nothing written")
+    planned = sum(r.planned for r in reports)
     if all(r.settled for r in reports):  # nothing planned: see engine.settled
         result += " (source, rules and ledger as the last run left them: rows not mapped again)"
+    elif planned < extracted:  # the rows changed since the flows settled, alone: see engine.settled
+        result += f" ({planned} of {extracted} source rows planned: the others as the last run left them)"
     troubles = ", ".join(f"{counts[o]} {o}" for o in PROBLEMS if counts[o])
     metadata: dict = {"result": result + (f"; {troubles}" if troubles else "")}
     metadata.update({"rows_extracted": extracted, "rows_filtered_out": filtered})
@@ -140,7 +143,7 @@ def report_metadata(reports) -> dict:
         "summary": dg.MetadataValue.md(_md(pd.DataFrame(
             [{"flow": r.flow, "extracted": r.extracted, "filtered out": r.filtered,
               **{o: r.counts[o] for o in OUTCOMES}, "filter": r.filter_rule or "", "requests": r.requests,
-              "settled": "yes" if r.settled else ""}
+              "planned": r.planned, "settled": "yes" if r.settled else ""}
              for r in reports]))),
         "problem_rows": problems_table(problem_rows(reports), reports),
         "preview": dg.MetadataValue.md(_md(pd.concat([r.preview for r in reports]).head(5))),

@@ -273,7 +273,7 @@ def test_dataverse_sources_read_only_what_changed_and_fall_back_to_full_reads(dv
 
 def test_a_flow_found_as_its_last_run_left_it_is_not_planned_again(dv, resources, monkeypatch):
     """Same source rows, rules, code and ledger records as when the flow last settled (no problem row, no
-    orphan): the run reports every row unchanged without mapping one; any change plans again."""
+    orphan): the run reports every row unchanged without mapping one; a changed row is planned alone."""
     import p2c_assets.engine.sync as engine
 
     planned = []
@@ -297,6 +297,9 @@ def test_a_flow_found_as_its_last_run_left_it_is_not_planned_again(dv, resources
     dv.upsert_many("accounts", [{"accountnumber": number, "telephone1": "+1 555 0199"}], key=["accountnumber"])
     changed = run()
     assert "accounts" in planned and changed["rows_updated"] == 1
+    # the changed account alone was planned; the contacts that are customers were as they settled
+    assert f"(1 of {changed['rows_extracted']} source rows planned: the others as the last run left them)" \
+        in changed["result"]
     run()
     assert "accounts" not in planned  # settled again
 
