@@ -11,8 +11,9 @@ flow and of its header's flow, would find every row unchanged again: it says so 
 
 What the fingerprint covers is everything a plan is made of: the source frame (hashed column-wise,
 `pd.util.hash_pandas_object`), the template and the companies mapping, the code that maps, validates
-and plans (`engine`, `flows`, `schemas`), and `Ledger.version` of the flow and its parent (a record
-recorded, parked, unparked or retried anywhere, by any legal entity's run, changes it). A full resync
+and plans (`engine`, `flows`, `schemas`), and `Ledger.version` of the flow and its parent in the run's
+legal entities (a record of theirs recorded, parked, unparked or retried by any run changes it; a
+record of another legal entity does not: its runs plan it). A full resync
 and a dry run never rely on it; a change of any part but the source's rows makes the run a full plan again.
 
 When only some source rows changed and the rest of the fingerprint holds (`fingerprints`: the same
@@ -107,8 +108,9 @@ def fingerprints(template: FlowTemplate, source: SourceRows, companies: dict[str
 
 
 def _planned_with(template: FlowTemplate, companies: dict[str, str], ledger) -> list[str]:
-    return [code_digest(), described(template), json.dumps(companies, sort_keys=True), ledger.version(template.name),
-            ledger.version(template.parent.flow) if template.parent else ""]
+    return [code_digest(), described(template), json.dumps(companies, sort_keys=True),
+            ledger.version(template.name, companies), ledger.version(template.parent.flow, companies) if template.parent
+            else ""]
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,18 @@ def test_records_keep_failing_until_parked_then_unpark_retries_them(ledger):  # 
     assert ledger.pending(FLOW) == ["ACC-2"]
 
 
+def test_a_version_of_some_legal_entities_moves_with_their_records_only(ledger):
+    """What a settled flow is compared by (`engine.settled`): a demf run that writes must not make the next
+    usmf run plan every row again; a record of no legal entity counts for every one."""
+    one_run(ledger, [ok("ACC-1"), RecordOutcome("ACC-2", "DEMF", "h1", "created", "id-2")])
+    usmf, demf, both = (ledger.version(FLOW, c) for c in (["usmf"], ["demf"], ["usmf", "demf"]))
+    one_run(ledger, [RecordOutcome("ACC-2", "demf", "h2", "updated", "id-2")])
+    assert ledger.version(FLOW, ["USMF"]) == usmf
+    assert ledger.version(FLOW, ["demf"]) != demf and ledger.version(FLOW, ["usmf", "demf"]) != both
+    one_run(ledger, [RecordOutcome("ACC-3", None, None, "rejected", None, "schema", "no legal entity")])
+    assert ledger.version(FLOW, ["usmf"]) != usmf
+
+
 def test_unchanged_runs_add_no_events_but_mark_records_seen(ledger):
     first, _ = one_run(ledger, [ok("ACC-1"), ok("ACC-2")])
     second, counts = one_run(ledger, [ok("ACC-1", "unchanged"), ok("ACC-2", "unchanged")])

@@ -152,3 +152,20 @@ def test_the_ledger_reads_the_records_of_the_changed_rows_alone(ledger):
     assert sorted(ledger.states("accounts", [keys[0], "usmf|acc-1", "usmf|ACC-1199"])) == ["usmf|ACC-1199", keys[0]]
     assert sorted(ledger.states("accounts", keys[1:])) == sorted(keys[1:])  # more keys than one query takes
     assert list(ledger.states("accounts", [])) == []
+
+
+def test_a_run_of_one_legal_entity_that_writes_leaves_the_others_settled(clients, ledger, source):
+    """The schedule runs each legal entity apart: what a demf run records says nothing about usmf's rows."""
+    _, fo = clients
+    by_company = {c: source[source["business_unit"] == unit] for c, unit in COMPANIES.items()}
+    assert all(len(rows) for rows in by_company.values())
+
+    def sync_of(company: str, frame: pd.DataFrame):
+        return sync(ACCOUNTS, frame, client=fo, ledger=ledger, companies={company: COMPANIES[company]})
+
+    for company, rows in by_company.items():  # each settles
+        sync_of(company, rows)
+    demf = sync_of("demf", changed(by_company["demf"], 0, name="Renamed in demf"))
+    assert demf.counts["updated"] == 1  # recorded: the flow's ledger records are not as they were
+    usmf = sync_of("usmf", by_company["usmf"])
+    assert usmf.settled and (usmf.planned, dict(usmf.counts)) == (0, {"unchanged": len(by_company["usmf"])})

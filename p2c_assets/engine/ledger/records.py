@@ -138,12 +138,19 @@ class Records(Database):
         frame["parked"] = frame["parked"].astype(bool)  # SQLite answers 0/1
         return States(frame.astype(object).where(frame.notna(), None))
 
-    def version(self, flow: str) -> str:
+    def version(self, flow: str, companies: Iterable[str] | None = None) -> str:
         """A text that changes whenever a record of `flow` does: recorded by a run (`last_run`), added,
-        parked or unparked, its attempts counted. One aggregate query: what `engine.settled` compares."""
+        parked or unparked, its attempts counted. One aggregate query: what `engine.settled` compares.
+
+        `companies`: the records of those legal entities (and of none) only, the ones a run of theirs
+        plans with. The schedule runs each legal entity apart: a `usmf` run that wrote a record must not
+        make the next `demf` run plan every row of a flow nothing changed in for `demf`."""
         query = sa.select(sa.func.count(), sa.func.max(records.c.last_run),
                           sa.func.sum(sa.case((records.c.parked, 1), else_=0)),
                           sa.func.sum(records.c.attempts)).where(records.c.flow == flow)
+        if companies is not None:  # legal entities as the engine matches them (`fold`: lower case)
+            query = query.where(sa.or_(records.c.legal_entity.is_(None),
+                                       sa.func.lower(records.c.legal_entity).in_([c.lower() for c in companies])))
         with self._engine.connect() as conn:
             return ":".join(str(v) for v in conn.execute(query).one())
 
