@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
+import uuid
+from urllib.parse import quote, unquote
 
 import requests
 
@@ -57,6 +58,30 @@ def test_paging_follows_absolute_next_links_across_pages(dv, unique):
         assert url is None or url.startswith(dv.root)
     assert pages == 3
     assert seen == [f"{tag} {i}" for i in range(7)]
+
+
+def test_paging_in_the_default_order_goes_on_after_the_last_id_of_the_page(dv, unique):
+    """As Dataverse's paging cookie does (`<accountid last="{...}" first="{...}" />`): a page starts after
+    the id the one before ended on, so a row created meanwhile before that id moves no row to another
+    page, and a million rows never skip what came before them."""
+    tag = unique("Keyset")
+    for i in range(7):
+        dv.post("accounts", json={"name": f"{tag} {i}"})
+    url, pages, seen = f"accounts?$select=name,accountid&$filter=startswith(name,'{tag}')&$count=true", [], []
+    while url:
+        body = dv.get(url, headers={"Prefer": "odata.maxpagesize=3"}).json()
+        pages.append(body)
+        seen += [r["accountid"] for r in body["value"]]
+        url = body.get("@odata.nextLink")
+        if len(pages) == 1:  # rows created between pages: one before every id, one after
+            for first in ("0", "f"):
+                dv.post("accounts", json={"name": f"{tag} late", "accountid": str(uuid.UUID(first * 32))})
+    assert [len(p["value"]) for p in pages] == [3, 3, 2] and pages[0]["@odata.count"] == 7
+    assert len(set(seen)) == 8 and seen[-1] == str(uuid.UUID("f" * 32))  # the row before: never a repeat
+    assert seen == sorted(seen, key=str.lower)
+    cookie = unquote(unquote(pages[0]["@odata.nextLink"].split("$skiptoken=")[1]))
+    assert f'<accountid last="{{{seen[2]}}}" first="{{{seen[0]}}}" />' in cookie
+    assert dv.get(pages[0]["@odata.nextLink"].replace("accountid", "name")).status_code == 400  # not ours
 
 
 def test_filter_with_escaped_quote_and_non_ascii(dv, unique):
