@@ -95,7 +95,7 @@ def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fi
                                              "target": theirs[f].to_numpy()[differs]}))
     found = [pd.DataFrame({"key": pd.concat(missing), "field": "(record)", "source": "present",
                            "target": "missing in target"})]
-    found += [part for f in fields for part in by_field[f]]
+    found += [frame for f in fields for frame in by_field[f]]
     return pd.concat(found, ignore_index=True)[columns]
 
 

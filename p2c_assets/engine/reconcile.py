@@ -33,7 +33,7 @@ from p2c_assets.engine.diff import compare, target_snapshot
 from p2c_assets.engine.keys import SEPARATOR, KeyIndex, record_keys
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.engine.mapping import map_rows
-from p2c_assets.engine.settled import fingerprint, settled, source_digest
+from p2c_assets.engine.settled import SourceRows, fingerprints, settled
 from p2c_assets.engine.sync import LANDED
 from p2c_assets.engine.values import normal_column
 from p2c_assets.flows.template import FlowTemplate
@@ -60,7 +60,7 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
     for template, source in flows:
         written = set() if dagster_run_id is None else ledger.written_in(template.name, dagster_run_id)
         state = None if dagster_run_id is None else settled(
-            ledger, template, companies, fingerprint(template, source_digest(source), companies, ledger))
+            ledger, template, companies, fingerprints(template, SourceRows(source), companies, ledger)[0])
         if state is not None:  # the flow is settled with this very source: its orphans are known
             mapped = map_rows(template, source if written else source.head(TYPED_BY), companies)
             keys, landed, gone = record_keys(mapped, template.target.key), written, set(state.orphans)

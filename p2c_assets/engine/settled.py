@@ -88,19 +88,10 @@ class SourceRows:
         return self.hashes is not None and self.frame.index.is_unique and pd.Index(self.hashes).is_unique
 
 
-def source_digest(source: pd.DataFrame) -> str | None:
-    """`SourceRows.digest` of `source`."""
-    return SourceRows(source).digest
-
-
-def fingerprint(template: FlowTemplate, source_digest: str | None, companies: dict[str, str], ledger) -> str | None:
-    """What a plan of `template` over a source with that digest would be made of, now."""
-    return None if source_digest is None else _hexdigest(source_digest, *_planned_with(template, companies, ledger))
-
-
 def fingerprints(template: FlowTemplate, source: SourceRows, companies: dict[str, str],
                  ledger) -> tuple[str | None, str]:
-    """The `fingerprint` of a plan over `source` now, and its rest: the same but for the source's rows
+    """The fingerprint of a plan over `source` now (None when its values cannot be hashed), and its rest:
+    the same but for the source's rows
     (its columns and types stay in it), which `changed_rows` compares."""
     parts = _planned_with(template, companies, ledger)
     whole = None if source.digest is None else _hexdigest(source.digest, *parts)
@@ -108,9 +99,9 @@ def fingerprints(template: FlowTemplate, source: SourceRows, companies: dict[str
 
 
 def _planned_with(template: FlowTemplate, companies: dict[str, str], ledger) -> list[str]:
+    parent = ledger.version(template.parent.flow, companies) if template.parent else ""
     return [code_digest(), described(template), json.dumps(companies, sort_keys=True),
-            ledger.version(template.name, companies), ledger.version(template.parent.flow, companies) if template.parent
-            else ""]
+            ledger.version(template.name, companies), parent]
 
 
 @dataclass(frozen=True)
