@@ -91,8 +91,7 @@ class SourceRows:
 def fingerprints(template: FlowTemplate, source: SourceRows, companies: dict[str, str],
                  ledger) -> tuple[str | None, str]:
     """The fingerprint of a plan over `source` now (None when its values cannot be hashed), and its rest:
-    the same but for the source's rows
-    (its columns and types stay in it), which `changed_rows` compares."""
+    the same but for the source's rows (its columns and types stay in it), which `changed_rows` compares."""
     parts = _planned_with(template, companies, ledger)
     whole = None if source.digest is None else _hexdigest(source.digest, *parts)
     return whole, _hexdigest(_header(source.frame), *parts)
