@@ -23,7 +23,7 @@ the engine imports the connectors through this one module.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence
+from typing import Iterator, Mapping, Protocol, Sequence
 
 import pandas as pd
 
@@ -86,6 +86,11 @@ class ServiceClient(Protocol):
         `filter` is a template's filter text in the service's query syntax, passed as written; `where`
         narrows further; `companies` names the legal entities to read.
         """
+
+    def iter_pages(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None, *,
+                   where: AnyOf | None = None, companies: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
+        """The rows of `read`, a DataFrame per page as the service sends them: a caller that looks at
+        each row once never holds the whole read."""
 
     def read_since(self, entity_set: str, select: Sequence[str], *, filter: str | None = None,
                    companies: Sequence[str] | None = None, delta_link: str | None = None) -> Delta:

@@ -2,21 +2,23 @@
 
 A row is written only when the hash of its mapped content differs from the hash recorded at its last
 successful write; a no-change run writes nothing. The same comparison of mapped values against what
-the target holds (`target_snapshot`) serves the dry run's field diff and the reconciliation.
+the target holds (`target_pages`) serves the dry run's field diff and the reconciliation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
 from p2c_assets.connectors.protocol import AnyOf, ServiceClient, fold
-from p2c_assets.engine.keys import record_keys
+from p2c_assets.engine.keys import KeyIndex, record_keys
 from p2c_assets.engine.values import normal_column
 from p2c_assets.flows.template import FlowTemplate
 
@@ -35,8 +37,6 @@ def content_hashes(frame: pd.DataFrame) -> pd.Series:
     digests = [hashlib.sha256(f"[{', '.join(pairs)}]".encode()).hexdigest()[:32] for pairs in zip(*columns)]
     return pd.Series(digests, index=frame.index, dtype=object)
 
-
-COMPARED_AT_ONCE = 50_000  # mapped rows compared with the target at a time (`compare`)
 
 # columns whose equal values (as `factorize` matches them) have one JSON text: not `mixed`, where 1 == True
 DISTINCT_SAFE = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}
@@ -61,48 +61,66 @@ def _json(value) -> str:
     return encode_basestring_ascii(value) if type(value) is str else _ENCODE(value)
 
 
-def compare(mapped: pd.DataFrame, target: pd.DataFrame, key: tuple[str, ...], fields: list[str]) -> pd.DataFrame:
-    """One row per difference: key, field, source value, target value ('missing in target' rows too).
+@dataclass(frozen=True)
+class Comparison:
+    differences: pd.DataFrame  # key, field, source, target: one row per difference ('missing in target' rows too)
+    held: KeyIndex  # the keys of every record the target pages held
 
-    Column by column, `COMPARED_AT_ONCE` mapped rows at a time against the target indexed once by key:
-    100,000 records compare in seconds, and no joined copy of both sides is ever whole (at 500,000 records
-    it was the reconciliation's peak of memory).
+
+def compare(mapped: pd.DataFrame, target: pd.DataFrame | Iterable[pd.DataFrame], key: tuple[str, ...],
+            fields: list[str]) -> Comparison:
+    """Each mapped row against the target's record with its key (the first one read, matched as the
+    target matches keys: `fold`), field by field; differences in the mapped rows' order, field by field.
+
+    `target` may be a read's pages (`target_pages`): each page is compared and dropped, so the target is
+    never whole in memory (reading back 500,000 customers whole was the reconciliation's peak); the
+    mapped rows are indexed once by key.
     """
     key = list(key)
-    columns = ["key", "field", "source", "target"]
-    if mapped.empty:
-        return pd.DataFrame(columns=columns)
-    fields = [f for f in fields if f in mapped and f in target and f not in key]
-    # matched on keys as the target matches them (`fold`): `acc-1` finds `ACC-1`, `STRAßE` never finds `STRASSE`
+    fields = [f for f in fields if f in mapped and f not in key]
     shown = record_keys(mapped, key)
-    folded = shown.map(fold)
-    right = target[fields].set_axis(record_keys(target, key).map(fold).to_numpy()) if not target.empty \
-        else pd.DataFrame(columns=fields)
-    right = right[~right.index.duplicated()]
-    missing, by_field = [], {f: [] for f in fields}
-    for start in range(0, len(mapped), COMPARED_AT_ONCE):
-        part = slice(start, start + COMPARED_AT_ONCE)
-        keys, names = folded.iloc[part], shown.iloc[part]
-        there = keys.isin(right.index).to_numpy()
-        missing.append(names[~there])
-        theirs = right.reindex(keys[there].to_numpy())
+    codes, distinct = pd.factorize(shown.map(fold).to_numpy())
+    lookup = pd.Index(distinct)  # folded key -> its code; the rows of a code are `order[bounds[c]:bounds[c + 1]]`
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(distinct) + 1))
+    matched = np.zeros(len(mapped), dtype=bool)
+    held: set[str] = set()
+    by_field: dict[str, list[pd.DataFrame]] = {f: [] for f in fields}
+    for page in [target] if isinstance(target, pd.DataFrame) else target:
+        if page.empty:
+            continue
+        folded = record_keys(page, key).map(fold)
+        first = (~folded.duplicated() & ~folded.isin(held)).to_numpy()  # the first record read of a key counts
+        held.update(folded[first])
+        code = lookup.get_indexer(folded.to_numpy())
+        theirs = np.flatnonzero(first & (code >= 0))
+        code = code[theirs]
+        counts = bounds[code + 1] - bounds[code]
+        target_rows = np.repeat(theirs, counts)  # a target record once per mapped row of its key
+        ours = order[np.repeat(bounds[code] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())]
+        matched[ours] = True
         for f in fields:
-            ours = mapped[f].iloc[part][there]
-            source, other = normal_column(ours), normal_column(theirs[f]).set_axis(ours.index)
+            if f not in page:
+                continue
+            source = mapped[f].iloc[ours]
+            other = normal_column(page[f].iloc[target_rows]).set_axis(source.index)
             # a blank source value is never written (a sync does not blank target fields): not drift
-            differs = (source.notna() & (source != other)).to_numpy()
-            by_field[f].append(pd.DataFrame({"key": names[there][differs], "field": f, "source": ours[differs],
-                                             "target": theirs[f].to_numpy()[differs]}))
-    found = [pd.DataFrame({"key": pd.concat(missing), "field": "(record)", "source": "present",
-                           "target": "missing in target"})]
-    found += [frame for f in fields for frame in by_field[f]]
-    return pd.concat(found, ignore_index=True)[columns]
+            normal = normal_column(source)
+            differs = (normal.notna() & (normal != other)).to_numpy()
+            by_field[f].append(pd.DataFrame({"at": ours[differs], "key": shown.iloc[ours[differs]].to_numpy(),
+                                             "field": f, "source": source.to_numpy()[differs],
+                                             "target": page[f].to_numpy()[target_rows[differs]]}))
+    columns = ["key", "field", "source", "target"]
+    found = [pd.DataFrame({"key": shown[~matched].to_numpy(), "field": "(record)", "source": "present",
+                           "target": "missing in target"}, columns=columns)]
+    found += [pd.concat(parts).sort_values("at", kind="stable")[columns] for parts in by_field.values() if parts]
+    return Comparison(pd.concat(found, ignore_index=True), KeyIndex.folded(held))
 
 
-def target_snapshot(template: FlowTemplate, client: ServiceClient, companies: dict[str, str],
-                    where: AnyOf | None = None) -> pd.DataFrame:
-    """What the target holds for this flow: its key and plain (not bound) mapped fields, in the mapped
-    legal entities; with `where`, only those records (a reconciliation of the few a run wrote)."""
+def target_pages(template: FlowTemplate, client: ServiceClient, companies: dict[str, str],
+                 where: AnyOf | None = None) -> Iterator[pd.DataFrame]:
+    """What the target holds for this flow, a page at a time: its key and plain (not bound) mapped fields,
+    in the mapped legal entities; with `where`, only those records (a reconciliation of the few a run wrote)."""
     columns = [f for f in template.target_fields if f not in template.binds]
-    return client.read(template.target.entity_set, select=list(dict.fromkeys([*template.target.key, *columns])),
-                       where=where, companies=sorted(companies))
+    return client.iter_pages(template.target.entity_set, select=list(dict.fromkeys([*template.target.key, *columns])),
+                             where=where, companies=sorted(companies))

@@ -29,7 +29,7 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from p2c_assets.connectors.protocol import AnyOf, ServiceClient, fold
-from p2c_assets.engine.diff import compare, target_snapshot
+from p2c_assets.engine.diff import compare, target_pages
 from p2c_assets.engine.keys import SEPARATOR, KeyIndex, record_keys
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.engine.mapping import map_rows
@@ -72,21 +72,21 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
                       if s.outcome in LANDED and fold(s.legal_entity or "") in ours}
             gone = set() if template.handover else landed - set(keys)
         if dagster_run_id is None:
-            target = target_snapshot(template, client, companies)
+            target = target_pages(template, client, companies)
         else:
             every = state.rows if state is not None else len(landed)
             landed &= written
             wanted = landed | gone
-            target = target_snapshot(template, client, companies,
-                                     where=_by_key(wanted, every, mapped, template.target.key)) \
+            target = target_pages(template, client, companies,
+                                  where=_by_key(wanted, every, mapped, template.target.key)) \
                 if wanted else pd.DataFrame(columns=list(template.target.key))
         mapped = mapped[keys.isin(landed)]
         compared += len(mapped)
         # a record handed over is the target's: only that it is there is compared
         fields = [] if template.handover else [f for f in template.target_fields if f not in template.binds]
-        found.append(compare(mapped, target, template.target.key, fields).assign(flow=template.name))
-        in_target = KeyIndex(record_keys(target, template.target.key))
-        orphans = sorted(k for k in gone if k in in_target)
+        comparison = compare(mapped, target, template.target.key, fields)
+        found.append(comparison.differences.assign(flow=template.name))
+        orphans = sorted(k for k in gone if k in comparison.held)
         found.append(pd.DataFrame({"key": orphans, "field": "(record)", "source": "missing in source",
                                    "target": "present", "flow": template.name}))
     differences = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=DIFFERENCE_COLUMNS)

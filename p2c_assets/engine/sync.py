@@ -26,8 +26,8 @@ import pandas as pd
 
 from p2c_assets.connectors.protocol import ServiceClient, fold
 from p2c_assets.engine.binds import bind_rows
-from p2c_assets.engine.diff import compare, content_hashes, target_snapshot
-from p2c_assets.engine.keys import KeyIndex, record_keys
+from p2c_assets.engine.diff import compare, content_hashes, target_pages
+from p2c_assets.engine.keys import record_keys
 from p2c_assets.engine.ledger import RUN_OUTCOMES, WRITTEN, Ledger, RecordOutcome, States
 from p2c_assets.engine.mapping import legal_entities, map_rows
 from p2c_assets.engine.references import References
@@ -425,9 +425,8 @@ def _predict(template: FlowTemplate, plan: Plan, client: ServiceClient,
              companies: dict[str, str]) -> tuple[dict, pd.DataFrame]:
     """What a write would do, from one read of the target: created or updated per pending row."""
     pending = plan.mapped.loc[plan.payload.index]
-    snapshot = target_snapshot(template, client, companies)
-    existing = KeyIndex(record_keys(snapshot, template.target.key))
-    outcomes = {row: ("updated" if plan.keys[row] in existing else "created", None, None, None)
-                for row in pending.index}
     fields = [f for f in template.target_fields if f not in template.binds]
-    return outcomes, compare(pending, snapshot, template.target.key, fields)
+    comparison = compare(pending, target_pages(template, client, companies), template.target.key, fields)
+    outcomes = {row: ("updated" if plan.keys[row] in comparison.held else "created", None, None, None)
+                for row in pending.index}
+    return outcomes, comparison.differences

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 
-from p2c_assets.engine import diff
 from p2c_assets.engine.diff import compare, content_hashes
 from p2c_assets.engine.values import normal
 
@@ -31,21 +30,30 @@ def test_content_hashes_are_sha256_of_each_rows_json_as_the_ledger_recorded_them
     assert content_hashes(frame).nunique() == len(frame)  # 1 and True and "1" differ; NaN is null
 
 
-def test_compare_finds_each_difference_once_however_many_rows_it_takes_at_a_time(monkeypatch):
-    """Rows are compared a part at a time (memory); the differences, and their order, are the same."""
-    mapped = pd.DataFrame({"DataAreaId": ["usmf"] * 5, "CustomerAccount": ["C-1", "c-2", "C-3", "C-4", "C-5"],
-                           "Name": ["Contoso", "Fabrikam", "Litware", None, "Adatum"],
-                           "Credit": [100, 200.5, 300, 400, 500]}, index=[10, 11, 12, 13, 14])
-    target = pd.DataFrame({"DataAreaId": ["USMF", "usmf", "usmf", "usmf", "usmf"],
-                           "CustomerAccount": ["C-1", "C-2", "C-4", "C-5", "C-5"],
-                           "Name": ["Contoso", "Fabrikam Inc", "Old name", "Adatum", "a second C-5"],
-                           "Credit": [100.0, 200.5, 1, 500, 0]})
+def test_compare_finds_each_difference_once_whether_the_target_comes_whole_or_a_page_at_a_time():
+    """The target may come as the pages of a read, each dropped once compared (memory): the differences,
+    their order and the keys held are the same as with the target whole."""
+    mapped = pd.DataFrame({"DataAreaId": ["usmf"] * 6, "CustomerAccount": ["C-1", "c-2", "C-3", "C-4", "C-5", "C-1"],
+                           "Name": ["Contoso", "Fabrikam", "Litware", None, "Adatum", "Contoso twin"],
+                           "Credit": [100, 200.5, 300, 400, 500, 100]}, index=[10, 11, 12, 13, 14, 15])
+    target = pd.DataFrame({"DataAreaId": ["USMF", "usmf", "usmf", "usmf", "usmf", "usmf"],
+                           "CustomerAccount": ["C-5", "C-2", "C-4", "C-1", "c-5", "C-9"],
+                           "Name": ["Adatum", "Fabrikam Inc", "Old name", "Contoso", "a second C-5", "Orphan"],
+                           "Credit": [500.0, 200.5, 1, 100, 0, 9]})
     key, fields = ("DataAreaId", "CustomerAccount"), ["Name", "Credit"]
     whole = compare(mapped, target, key, fields)
     # C-3 is not there; c-2 finds C-2 and differs in its name; C-4's blank name is never written, its credit
-    # differs; the first C-5 the target holds is the one compared; 100 equals 100.0
-    assert whole.values.tolist() == [["usmf|C-3", "(record)", "present", "missing in target"],
-                                     ["usmf|c-2", "Name", "Fabrikam", "Fabrikam Inc"],
-                                     ["usmf|C-4", "Credit", 400, 1]]
-    monkeypatch.setattr(diff, "COMPARED_AT_ONCE", 2)
-    pd.testing.assert_frame_equal(compare(mapped, target, key, fields), whole)
+    # differs; the first C-5 the target holds is the one compared; 100 equals 100.0; both rows keyed C-1
+    # are compared with the one C-1 (in the mapped rows' order), the second differs in its name
+    assert whole.differences.values.tolist() == [["usmf|C-3", "(record)", "present", "missing in target"],
+                                                 ["usmf|c-2", "Name", "Fabrikam", "Fabrikam Inc"],
+                                                 ["usmf|C-1", "Name", "Contoso twin", "Contoso"],
+                                                 ["usmf|C-4", "Credit", 400, 1]]
+    assert "USMF|c-9" in whole.held and "usmf|C-3" not in whole.held
+    for size in (1, 2, 4):
+        pages = (target.iloc[start:start + size].reset_index(drop=True) for start in range(0, len(target), size))
+        paged = compare(mapped, pages, key, fields)
+        pd.testing.assert_frame_equal(paged.differences, whole.differences)
+        assert all(k in paged.held for k in ("usmf|C-1", "usmf|C-2", "usmf|C-4", "usmf|C-5", "usmf|C-9"))
+    assert compare(mapped.iloc[:0], iter([target]), key, fields).differences.empty
+    assert compare(mapped, iter([]), key, fields).differences["field"].tolist() == ["(record)"] * 6
