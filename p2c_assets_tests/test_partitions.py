@@ -3,12 +3,15 @@ says nothing about the other's records, rows travel between runs of different pa
 that names no legal entity stops with what to do."""
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 import pytest
 import requests
 from click.testing import CliRunner
 
 from p2c_assets.cli import main
 from p2c_assets.definitions import build_definitions
+from p2c_assets.defs.partitions import PARTITION, LegalEntityFrames
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.execution import execute, target_metadata
 from p2c_assets_tests.helpers import sandbox_resources
@@ -186,3 +189,23 @@ def test_an_order_number_both_companies_use_lands_once_and_the_other_is_rejected
     kept = ledger.states("orders")[number]
     assert kept.legal_entity == "usmf" and kept.outcome in ("created", "updated", "unchanged")
     assert target_metadata(both)["sales/orders"]["rows_updated"] == 0
+
+
+def test_stored_frames_come_back_as_stored_column_by_column_and_files_of_the_whole_frame_format_still_load(tmp_path):
+    """Frames are stored a column at a time (a whole frame's pickle held its text as nested lists first):
+    each legal entity's rows, their dtypes and the frame's attrs come back; a file an earlier release
+    stored with `DataFrame.to_pickle` still loads, so a deployment's stored frames survive the upgrade."""
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path))
+    frames, key = LegalEntityFrames(), dg.AssetKey(["sales", "accounts"])
+    frame = pd.DataFrame({"name": ["Contoso", None, "Fabrikam"], "creditlimit": [10.5, np.nan, 3.0],
+                          "employees": pd.array([5, None, 7], dtype="Int64"), "active": [True, False, True],
+                          PARTITION: ["usmf", "demf", "usmf"]}, index=[7, 8, 9])
+    frame.attrs["identity"] = "rows@3"
+    frames.store(instance, key, ["usmf", "demf"], frame)
+    usmf = frames.load(instance, key, ["usmf"])
+    pd.testing.assert_frame_equal(usmf, frame.loc[[7, 9]].reset_index(drop=True))
+    assert usmf.attrs == {"identity": "rows@3"} and frames.load(instance, key, ["demf"])["creditlimit"].isna().all()
+    frames.store(instance, key, ["demf"], frame.loc[[8]])  # one legal entity's run stores its frame as it is
+    pd.testing.assert_frame_equal(frames.load(instance, key, ["demf"]), frame.loc[[8]].reset_index(drop=True))
+    frame.loc[[7, 9]].reset_index(drop=True).to_pickle(frames._path(instance, key, "usmf"))  # an earlier release's file
+    pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf"]), usmf)
