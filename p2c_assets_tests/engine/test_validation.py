@@ -17,7 +17,9 @@ def test_bad_rows_are_rejected_with_field_and_reason_and_the_rest_pass():
         "business_unit": ["USMF Sales", "USMF Sales", "USMF Sales", "Unknown Unit"],
     })
     mapped = map_rows(TEMPLATES["accounts"], source, {"usmf": "USMF Sales"})
+    before = mapped.copy()
     checked = validate(BY_ENTITY_SET["CustomersV3"], mapped)
+    pd.testing.assert_frame_equal(mapped, before)  # checked in place (no copy), and left as it was
     keys = record_keys(mapped, ("dataAreaId", "CustomerAccount"))
     reasons = {keys[i]: text for i, text in checked.reasons.items()}
     assert list(checked.valid["CustomerAccount"]) == ["ACC-1"]
