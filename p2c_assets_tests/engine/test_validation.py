@@ -1,5 +1,8 @@
 """Rejections name the record and the field, and only bad rows are held back."""
 
+import gc
+import weakref
+
 import pandas as pd
 
 from p2c_assets.engine.keys import record_keys
@@ -27,3 +30,20 @@ def test_bad_rows_are_rejected_with_field_and_reason_and_the_rest_pass():
     assert reasons["usmf|ACC-3"].startswith("OrganizationName is 130 characters, at most 100 allowed (EDT DirPartyName)")
     assert "dataAreaId is required" in reasons["|ACC-4"]
     assert set(checked.by_rule["column"]) >= {"CustomerAccount", "OrganizationName", "dataAreaId"}
+
+
+def test_a_checked_frame_is_freed_as_soon_as_it_is_dropped():
+    """pandera caches its accessor on the frame and the accessor holds the frame (pandas issue 41357):
+    left so, every checked frame (whole sources) stayed in memory until Python's next full collection."""
+    source = pd.DataFrame({"accountnumber": ["ACC-1", None], "name": ["Fine Ltd", "No Number Inc"],
+                           "currency": ["USD", "USD"], "business_unit": ["USMF Sales", "USMF Sales"]})
+    for rows in (source.head(1), source):  # one that passes, one that fails
+        mapped = map_rows(TEMPLATES["accounts"], rows, {"usmf": "USMF Sales"})
+        validate(BY_ENTITY_SET["CustomersV3"], mapped)
+        alive = weakref.ref(mapped)
+        gc.disable()
+        try:
+            del mapped
+            assert alive() is None
+        finally:
+            gc.enable()
