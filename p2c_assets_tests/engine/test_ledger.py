@@ -126,6 +126,16 @@ def test_a_version_of_some_legal_entities_moves_with_their_records_only(ledger):
     assert ledger.version(FLOW, ["usmf"]) != usmf
 
 
+def test_a_flow_name_is_a_parameter_of_the_states_query_never_its_text(ledger):
+    """`states` reads every record through the driver's own cursor: a name with `%` or a quote must
+    neither break the query (PostgreSQL's driver reads `%` as a placeholder) nor match another flow."""
+    for flow in ("50% off", "o'brien", FLOW):
+        one_run(ledger, [ok(f"{flow}-1")], flow=flow)
+    for flow in ("50% off", "o'brien", FLOW):
+        assert list(ledger.states(flow).frame.index) == [f"{flow}-1"]
+        assert list(ledger.states(flow, [f"{flow}-1"]).frame.index) == [f"{flow}-1"]
+
+
 def test_unchanged_runs_add_no_events_but_mark_records_seen(ledger):
     first, _ = one_run(ledger, [ok("ACC-1"), ok("ACC-2")])
     second, counts = one_run(ledger, [ok("ACC-1", "unchanged"), ok("ACC-2", "unchanged")])

@@ -127,10 +127,14 @@ class Records(Database):
             if keys is not None:
                 rows = _by_key(conn, query, list(keys))
             else:
-                sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+                # the flow name a bound parameter in the driver's own style, never pasted into the text
+                compiled = query.compile(dialect=conn.dialect)
+                params = compiled.construct_params()
+                if compiled.positional:
+                    params = tuple(params[name] for name in compiled.positiontup)
                 cursor = conn.connection.cursor()
                 try:
-                    cursor.execute(sql)
+                    cursor.execute(str(compiled), params)
                     rows = cursor.fetchall()
                 finally:
                     cursor.close()
