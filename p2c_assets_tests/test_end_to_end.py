@@ -6,10 +6,13 @@ import subprocess
 import sys
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from p2c_assets.defs.graph import GRAPH
-from p2c_assets.execution import target_metadata
+from p2c_assets.defs.partitions import Frames, LegalEntityFrames
+from p2c_assets.engine.mapping import legal_entities, map_rows, source_columns
+from p2c_assets.execution import execute, target_metadata
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
 
 COMPANY = (40, 7)  # the seeded sandbox of this module: scale, seed (conftest.company)
@@ -18,7 +21,8 @@ COMPANY = (40, 7)  # the seeded sandbox of this module: scale, seed (conftest.co
 @pytest.fixture(scope="module")
 def first_run(company, tmp_path_factory):
     resources = sandbox_resources(company, tmp_path_factory.mktemp("state") / "state.db")
-    return resources, run_prospect_to_cash(resources)
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
+    return resources, execute(resources=resources, instance=instance), instance
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +30,7 @@ def second_run(company, first_run):
     subprocess.run([sys.executable, "-m", "p2c_sandbox.cli", "simulate", "--data", str(company.data_dir),
                     "--steps", "2", "--dataverse-url", company.dataverse_url, "--finops-url", company.finops_url],
                    check=True)
-    resources, _ = first_run
+    resources, *_ = first_run
     return run_prospect_to_cash(resources)
 
 
@@ -162,7 +166,7 @@ def test_invoices_arrive_with_lines_and_set_their_order_to_invoiced(second_run, 
 
 
 def test_a_no_change_run_writes_nothing(second_run, first_run):
-    resources, _ = first_run
+    resources, *_ = first_run
     third = run_prospect_to_cash(resources)
     _all_checks_passed(third)
     written = sum(m["rows_created"] + m["rows_updated"] for m in target_metadata(third).values())
@@ -190,7 +194,7 @@ def test_reconciliation_compares_the_records_the_run_wrote(second_run):
 def test_a_full_reconciliation_finds_drift_on_a_record_no_run_wrote_since(second_run, first_run, clients):
     from p2c_assets.defs.checks import RECONCILE_TAG
 
-    resources, _ = first_run
+    resources, *_ = first_run
     _, fo = clients
     customer = fo.read("CustomersV3", select=["dataAreaId", "CustomerAccount"], companies=["usmf"]).iloc[0]
     fo.upsert_many("CustomersV3", [{**customer.to_dict(), "OrganizationName": "Renamed in F&O"}],
@@ -202,6 +206,29 @@ def test_a_full_reconciliation_finds_drift_on_a_record_no_run_wrote_since(second
     assert _value(full["fo/customers"], "mode") == "full: every landed record, against the whole target"
     assert [(r.data["key"], r.data["field"], r.data["target"]) for r in full["fo/customers"].metadata["sample"].value.records] \
         == [(f"usmf|{customer['CustomerAccount']}", "OrganizationName", "Renamed in F&O")]
+
+
+def test_each_flow_loads_the_columns_it_maps_and_maps_them_as_from_the_whole_source(first_run):
+    """A step loads only the source columns its flows read (`source_columns`, `Frames`): for every flow
+    without a transform of its own, fewer columns, and the same mapped rows and legal entities."""
+    resources, _, instance = first_run
+    settings = resources["flow_settings"].get()
+    pruned = []
+    for template in settings.templates.values():
+        columns = source_columns(template)
+        if columns is None:
+            continue
+        stored = Frames(LegalEntityFrames(), instance, GRAPH.source_of(template.name).key,
+                        list(settings.companies))
+        whole, part = stored.load(), stored.load(columns)
+        assert len(part) == len(whole) and set(part.columns) < set(whole.columns), template.name
+        pd.testing.assert_frame_equal(map_rows(template, part, settings.companies),
+                                      map_rows(template, whole, settings.companies))
+        pd.testing.assert_series_equal(legal_entities(template, part, settings.companies),
+                                       legal_entities(template, whole, settings.companies))
+        if len(whole):
+            pruned.append(template.name)
+    assert {"accounts", "contacts", "contact_customers", "products"} <= set(pruned)
 
 
 def _reconciliations(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:

@@ -205,7 +205,15 @@ def test_stored_frames_come_back_as_stored_column_by_column_and_files_of_the_who
     usmf = frames.load(instance, key, ["usmf"])
     pd.testing.assert_frame_equal(usmf, frame.loc[[7, 9]].reset_index(drop=True))
     assert usmf.attrs == {"identity": "rows@3"} and frames.load(instance, key, ["demf"])["creditlimit"].isna().all()
+    # both legal entities joined a column at a time, as `pd.concat` joins them; the columns asked for only
+    both = pd.concat([usmf, frames.load(instance, key, ["demf"])], ignore_index=True)
+    pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf", "demf"]), both)
+    assert frames.load(instance, key, ["usmf", "demf"]).attrs == {"identity": "rows@3"}
+    pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf", "demf"], ["employees", "name", "gone"]),
+                                  both[["name", "employees"]])
     frames.store(instance, key, ["demf"], frame.loc[[8]])  # one legal entity's run stores its frame as it is
     pd.testing.assert_frame_equal(frames.load(instance, key, ["demf"]), frame.loc[[8]].reset_index(drop=True))
     frame.loc[[7, 9]].reset_index(drop=True).to_pickle(frames._path(instance, key, "usmf"))  # an earlier release's file
     pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf"]), usmf)
+    pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf", "demf"], ["name"]),
+                                  pd.concat([usmf, frame.loc[[8]]], ignore_index=True)[["name"]])

@@ -18,10 +18,12 @@ from pydantic import Field
 from p2c_assets.defs import lineage
 from p2c_assets.defs.graph import AssetNode, FlowGraph
 from p2c_assets.defs.partitions import (
-    SCHEMA_CHECK, LegalEntityFrames, Stored, StoredFrames, assign_partitions, legal_entity_partitions, run_companies)
+    SCHEMA_CHECK, Frames, LegalEntityFrames, Stored, StoredFrames, assign_partitions, legal_entity_partitions,
+    run_companies)
 from p2c_assets.defs.reporting import check_summary, report_metadata, source_check, stored_check, target_checks
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.engine.extract import Patch, extract_changes
+from p2c_assets.engine.mapping import source_columns
 from p2c_assets.engine.settled import IDENTITY, code_digest, described
 from p2c_assets.engine.sync import sync
 from p2c_assets.flows.settings import Settings
@@ -92,14 +94,14 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
         "pandera_schema", asset=node.key, description=f"source rows match the {schema.name} schema")])
     def source_asset(context: dg.AssetExecutionContext, config: ExtractConfig, dataverse: DataverseResource,
                      finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
-                     io_manager: dg.ResourceParam[LegalEntityFrames], **inputs: pd.DataFrame):
+                     io_manager: dg.ResourceParam[LegalEntityFrames], **inputs: Frames):
         settings = flow_settings.get()
         template = settings.templates[owner]
         source = template.source
         chosen = run_companies(context, settings.companies)
         client = client_for(node.system, dataverse, finops)
         before = client.stats.requests
-        headers = next(iter(inputs.values()), None)
+        headers = next(iter(inputs.values())).load() if inputs else None
         made_of = partial(_identity, owner, node.name, settings, header_flow, headers)
         if headers is not None and settings.templates[header_flow].row_filter:
             # only lines of headers the header flow sends (orders Confirmed or later, ...)
@@ -163,7 +165,7 @@ def build_target_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
     ])
     def target_asset(context: dg.AssetExecutionContext, config: SyncConfig, dataverse: DataverseResource,
                      finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
-                     **frames: pd.DataFrame):
+                     **frames: Frames):
         settings = flow_settings.get()
         problems = schema_problems([settings.templates[f] for f in node.flows], dataverse.get_client(),
                                    finops.get_client())
@@ -179,8 +181,9 @@ def build_target_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
         for flow in node.flows:
             if context.run.tags.get(RETRY_PARKED_TAG) == "true":
                 context.log.info(f"{flow}: {ledger.get().unpark(flow)} parked rows unparked")
-            report = sync(settings.templates[flow], frames[sources[flow]], client=client, ledger=ledger.get(),
-                          companies=companies, full=config.full_resync,
+            template = settings.templates[flow]
+            report = sync(template, frames[sources[flow]].load(source_columns(template)), client=client,
+                          ledger=ledger.get(), companies=companies, full=config.full_resync,
                           dagster_run_id=context.run.run_id)
             context.log.info(f"{flow}: {dict(report.counts)} in {report.duration_s:.1f}s, {report.requests} requests")
             reports.append(report)

@@ -11,14 +11,14 @@ the engine's (`engine.reconcile`); this module wires them to the assets.
 import warnings
 
 import dagster as dg
-import pandas as pd
 
 from p2c_assets.defs.assets import client_for
 from p2c_assets.defs.graph import GRAPH, AssetNode, asset_key as key
-from p2c_assets.defs.partitions import legal_entity_partitions, run_companies
+from p2c_assets.defs.partitions import Frames, legal_entity_partitions, run_companies
 from p2c_assets.defs.reporting import table
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.connectors.protocol import AnyOf
+from p2c_assets.engine.mapping import source_columns
 from p2c_assets.engine.reconcile import missing_references, reconcile
 
 # a run carrying this tag with the value "full" reconciles every landed record against the whole target
@@ -91,7 +91,9 @@ def build_reconciliation(node: AssetNode, partitions: dg.PartitionsDefinition) -
     def check(context, dataverse, finops, ledger, flow_settings, frames: dict) -> dg.AssetCheckResult:
         settings = flow_settings.get()
         full = context.run.tags.get(RECONCILE_TAG) == "full"
-        result = reconcile([(settings.templates[flow], frames[source]) for flow, source in sources.items()],
+        # each flow's source loaded when reconcile comes to it, with the columns its mapping reads
+        flows = ((settings.templates[flow], frames[source]) for flow, source in sources.items())
+        result = reconcile(((t, stored.load(source_columns(t))) for t, stored in flows),
                            client=client_for(node.system, dataverse, finops), ledger=ledger.get(),
                            companies=run_companies(context.op_execution_context, settings.companies),
                            dagster_run_id=None if full else context.run.run_id)
@@ -106,13 +108,13 @@ def build_reconciliation(node: AssetNode, partitions: dg.PartitionsDefinition) -
         @decorate
         def reconciliation(context: dg.AssetCheckExecutionContext, dataverse: DataverseResource,
                            finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
-                           first: pd.DataFrame) -> dg.AssetCheckResult:
+                           first: Frames) -> dg.AssetCheckResult:
             return check(context, dataverse, finops, ledger, flow_settings, {names[0]: first})
     else:
         @decorate
         def reconciliation(context: dg.AssetCheckExecutionContext, dataverse: DataverseResource,
                            finops: FinOpsResource, ledger: LedgerResource, flow_settings: FlowSettingsResource,
-                           first: pd.DataFrame, second: pd.DataFrame) -> dg.AssetCheckResult:
+                           first: Frames, second: Frames) -> dg.AssetCheckResult:
             return check(context, dataverse, finops, ledger, flow_settings, {names[0]: first, names[1]: second})
     return reconciliation
 

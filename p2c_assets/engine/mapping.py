@@ -10,6 +10,8 @@ result keeps the source row's index so rejections can point back at source recor
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from p2c_assets.connectors.protocol import fold
@@ -35,6 +37,22 @@ def map_rows(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, 
     if template.transform is not None and not source.empty:
         mapped = template.transform(source, mapped)
     return mapped.astype(object).where(mapped.notna(), None)
+
+
+def source_columns(template: FlowTemplate) -> list[str] | None:
+    """The source columns a template's mapping and plan read (a step loads only those: see
+    `defs.partitions.Frames`); None, every column, when it has a `transform`, which may read any.
+
+    Its field and value maps, the columns naming each row's business unit or legal entity, the
+    source key, and every name its row filter mentions (a word of the filter that is no column costs
+    nothing)."""
+    if template.transform is not None:
+        return None
+    filtered = re.findall(r"`([^`]+)`|(\w+)", template.row_filter or "")  # `quoted name` or word
+    names = [*template.fields.values(), *(m.source for m in template.value_maps.values()),
+             template.business_unit_column, template.source.company_column, *template.source.key,
+             *(quoted or word for quoted, word in filtered)]
+    return list(dict.fromkeys(n for n in names if n))
 
 
 def legal_entities(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.Series:
