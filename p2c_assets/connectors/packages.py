@@ -26,10 +26,11 @@ write on OData ``$batch``). The steps are F&O's documented ones:
 
 ``upsert_many``'s contract holds: one ``WriteOutcome`` per row, in row order.
 
-Memory: the caller holds the rows (half a million at Data Integrator's scale), so this module makes
-no copy of them (a row that carries its company, as the flows' rows do, is not even completed), and
-keeps per row only what the outcome needs (``prepare_rows``' key): the package is streamed row by
-row into a compressed zip (a few MB at 500,000 rows), the keys the target holds are one flag per row
+Memory: the rows are half a million at Data Integrator's scale, so this module reads each once, in
+order, and makes no copy of it (a row that carries its company, as the flows' rows do, is not even
+completed). The engine makes each row as it is read (`engine.sync.Records`), so no one holds them all.
+Per row it keeps only what the outcome needs (its key): each row is written into its package as it
+comes, a compressed zip (a few MB at 500,000 rows), the keys the target holds are one flag per row
 (their folded text only while the read lasts), the outcomes go straight into the result list, and an
 error file is read a row at a time.
 """
@@ -54,7 +55,7 @@ from p2c_assets.schemas.microsoft import data_management_name
 from .errors import ServiceError
 from .http import HttpSession
 from .odata import fold, key_predicate
-from .writes import PendingRow, WriteOutcome, prepare_rows
+from .writes import KeyCheck, PendingRow, WriteOutcome
 
 if TYPE_CHECKING:
     from .finops import FinOpsClient
@@ -120,29 +121,72 @@ class _SignedUrls:
         pass
 
 
+class Package:
+    """A data package of one entity (Data management name ``name``) and one set of columns: manifest,
+    header, CSV-Unicode, the CSV written into the zip a row at a time as the rows come (``add``).
+
+    Half a million rows never sit in memory, as rows or as one text: compressed they are a few MB, so the
+    package is bytes (``close``), and the upload can be sent again as it is when a request is retried."""
+
+    def __init__(self, name: str, columns: Sequence[str]):
+        self.columns = tuple(columns)
+        self._buffer = io.BytesIO()
+        self._zip = zipfile.ZipFile(self._buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+        self._zip.writestr("Manifest.xml", _manifest(name, self.columns))
+        self._zip.writestr("PackageHeader.xml", _package_header(name))
+        self._text = io.TextIOWrapper(self._zip.open(f"{name}.csv", "w"), encoding="utf-16-le", newline="")
+        self._text.write("\ufeff")  # the byte order mark CSV-Unicode needs
+        self._csv = csv.writer(self._text, lineterminator="\r\n")
+        self._csv.writerow([c.upper() for c in self.columns])
+
+    def add(self, row: Mapping[str, object]) -> None:
+        self._csv.writerow([_cell(row.get(c)) for c in self.columns])
+
+    def close(self) -> bytes:
+        """The package's bytes; nothing can be added after."""
+        self._text.close()
+        self._zip.close()
+        return self._buffer.getvalue()
+
+
 @dataclass(frozen=True)
 class _Group:
-    """The rows of one package: one legal entity, one set of columns."""
+    """The rows of one package: one legal entity, one set of columns; each row's index and key (its
+    values are in the package, written as it came)."""
 
     company: str
-    columns: tuple[str, ...]
+    package: Package
     rows: list[PendingRow]
 
 
 def upsert(client: FinOpsClient, entity_set: str, rows: Sequence[Mapping[str, object]],
            key: list[str], poll: PollPolicy = PollPolicy()) -> list[WriteOutcome]:
-    """Insert or update ``rows`` by ``key`` through package imports; one outcome per row, in order."""
-    pending, failed = prepare_rows(entity_set, [client._complete(r, key) for r in rows], key)
+    """Insert or update ``rows`` by ``key`` through package imports; one outcome per row, in order.
+
+    ``rows`` are read once, in order, each written into its package as it comes: a sequence that makes
+    its rows as they are asked for (the engine's) is never held whole, here or by the caller."""
+    name, check = data_management_name(entity_set), KeyCheck(entity_set, key)
     results: list[WriteOutcome | None] = [None] * len(rows)
-    for index, outcome in failed.items():
-        results[index] = outcome
-    if pending:
-        existing = _existing(client, entity_set, key, pending, len(rows))
+    groups: dict[tuple, _Group] = {}
+    for index, row in enumerate(rows):
+        row = client._complete(row, key)
+        values, refused = check(index, row)
+        if refused is not None:
+            results[index] = refused
+            continue
+        company = str(row.get(COMPANY_FIELD) or client.company).lower()
+        columns = tuple(sorted(c for c in row if c != COMPANY_FIELD))
+        if (group := groups.get((company, columns))) is None:
+            group = groups[company, columns] = _Group(company, Package(name, columns), [])
+        group.package.add(row)
+        group.rows.append(PendingRow(index, values, None))
+    if groups:
+        existing = _existing(client, entity_set, key, [r for g in groups.values() for r in g.rows], len(rows))
         blobs = HttpSession("Azure Blob storage", _SignedUrls(), timeout=client.http.timeout,
                             max_concurrency=1, retry=client.http.retry)
         blobs.stats = client.http.stats  # the bulk route's requests count as the client's
         try:
-            for group in _groups(pending, client.company):
+            for group in groups.values():
                 job = _ImportJob(client, blobs, entity_set, key, group, poll)
                 for r, outcome in zip(group.rows, job.run(existing)):
                     results[r.index] = outcome
@@ -178,15 +222,6 @@ def _text(values: Iterable[object]) -> tuple:
     return tuple(fold(_cell(v)) for v in values)
 
 
-def _groups(pending: list[PendingRow], default_company: str) -> list[_Group]:
-    groups: dict[tuple, _Group] = {}
-    for r in pending:
-        company = str(r.row.get(COMPANY_FIELD) or default_company).lower()
-        columns = tuple(sorted(c for c in r.row if c != COMPANY_FIELD))
-        groups.setdefault((company, columns), _Group(company, columns, [])).rows.append(r)
-    return list(groups.values())
-
-
 def _cell(value: object) -> str:
     """A value as CSV text: floats without exponents, None empty."""
     if value is None:
@@ -196,13 +231,8 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def build_package(name: str, columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> bytes:
-    """A data package of one entity (Data management name ``name``): manifest, header, CSV-Unicode.
-
-    The CSV is written straight into the zip, row by row: half a million rows never sit in memory
-    as one text, and compressed they are a few MB, so the package is bytes (the upload can then be
-    sent again as it is when a request is retried)."""
-    file_name = f"{name}.csv"
+def _manifest(name: str, columns: Sequence[str]) -> bytes:
+    """``Manifest.xml``: one entity, its CSV-Unicode file, each column mapped to the field of its name."""
     ET.register_namespace("", NS)
     manifest = ET.Element(f"{{{NS}}}DataManagementPackageManifest")
     ET.SubElement(manifest, f"{{{NS}}}DefinitionGroupName").text = f"p2c {name}"
@@ -215,26 +245,22 @@ def build_package(name: str, columns: Sequence[str], rows: Iterable[Mapping[str,
         entity_map = ET.SubElement(maps, f"{{{NS}}}EntityMap")
         ET.SubElement(entity_map, f"{{{NS}}}EntityField").text = column.upper()
         ET.SubElement(entity_map, f"{{{NS}}}XMLField").text = column.upper()
-    for tag, value in (("EntityName", name), ("ExecutionUnit", "1"), ("InputFilePath", file_name),
+    for tag, value in (("EntityName", name), ("ExecutionUnit", "1"), ("InputFilePath", f"{name}.csv"),
                        ("LevelInExecutionUnit", "1"), ("SequenceInLevel", "1"),
                        ("SkipStaging", "false"), ("SourceFormat", "CSV-Unicode")):
         ET.SubElement(entity, f"{{{NS}}}{tag}").text = value
+    return ET.tostring(manifest, encoding="utf-8", xml_declaration=True)
+
+
+def _package_header(name: str) -> bytes:
+    ET.register_namespace("", NS)
     header = ET.Element(f"{{{NS}}}DataManagementPackageHeader")
     for tag, value in (("Description", f"p2c {name}"),
                        ("ManifestType", "Microsoft.Dynamics.AX.Framework.Tools.DataManagement."
                                         "Serialization.DataManagementPackageManifest"),
                        ("PackageType", "DefinitionGroup"), ("PackageVersion", "2")):
         ET.SubElement(header, f"{{{NS}}}{tag}").text = value
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        z.writestr("Manifest.xml", ET.tostring(manifest, encoding="utf-8", xml_declaration=True))
-        z.writestr("PackageHeader.xml", ET.tostring(header, encoding="utf-8", xml_declaration=True))
-        with io.TextIOWrapper(z.open(file_name, "w"), encoding="utf-16-le", newline="") as text:
-            text.write("\ufeff")  # the byte order mark CSV-Unicode needs
-            writer = csv.writer(text, lineterminator="\r\n")
-            writer.writerow([c.upper() for c in columns])
-            writer.writerows([_cell(row.get(c)) for c in columns] for row in rows)
-    return package.getvalue()
+    return ET.tostring(header, encoding="utf-8", xml_declaration=True)
 
 
 def read_csv(data: bytes) -> Iterator[dict[str, str]]:
@@ -295,7 +321,7 @@ class _ImportJob:
 
     def _import(self) -> str:
         """Upload the package, start its import, wait for it; the final status."""
-        package = build_package(self.name, self.group.columns, (r.row for r in self.group.rows))
+        package = self.group.package.close()
         target = json.loads(self._action("GetAzureWriteUrl",
                                          uniqueFileName=f"p2c-{self.entity_set}-{uuid.uuid4()}.zip"))
         self.blobs.request("PUT", target["BlobUrl"], data=package,

@@ -31,7 +31,7 @@ class PendingRow:
 
     index: int
     key: tuple
-    row: Mapping[str, object]
+    row: Mapping[str, object] | None  # None once a data package holds its values (`packages.upsert`)
 
     def key_dict(self, fields: Sequence[str]) -> dict[str, object]:
         return dict(zip(fields, self.key))
@@ -45,28 +45,43 @@ def match_key(key: Sequence[object]) -> tuple:
     return tuple(fold(v) for v in key)
 
 
+class KeyCheck:
+    """Tells a row with a complete key, unlike every key checked before it, from one that cannot be
+    written: a failed outcome naming the row and the field (or the earlier row with the same key)."""
+
+    def __init__(self, entity_set: str, key: Sequence[str]):
+        if not key:
+            raise ValueError(f"upsert into {entity_set} needs at least one key field")
+        self.entity_set, self.key = entity_set, list(key)
+        self.seen: dict[tuple, int] = {}
+
+    def __call__(self, index: int, row: Mapping[str, object]) -> tuple[tuple, WriteOutcome | None]:
+        """Row ``index``'s key values, and its failed outcome when it cannot be written."""
+        values = tuple(row.get(f) for f in self.key)
+        missing = [f for f, v in zip(self.key, values) if v is None or v == ""]
+        if missing:
+            return values, WriteOutcome(values, "failed", error_code="MissingKey",
+                                        error_message=f"{self.entity_set} row {index}: key field "
+                                                      f"{', '.join(repr(f) for f in missing)} is empty")
+        if (first := self.seen.setdefault(match_key(values), index)) != index:
+            return values, WriteOutcome(values, "failed", error_code="DuplicateKey",
+                                        error_message=f"{self.entity_set} row {index}: key {values!r} repeats "
+                                                      f"row {first} of the same call")
+        return values, None
+
+
 def prepare_rows(entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],
                  ) -> tuple[list[PendingRow], dict[int, WriteOutcome]]:
     """Rows with complete, unique keys, and failed outcomes (naming row and field) for the rest."""
-    if not key:
-        raise ValueError(f"upsert into {entity_set} needs at least one key field")
+    check = KeyCheck(entity_set, key)
     pending: list[PendingRow] = []
     failed: dict[int, WriteOutcome] = {}
-    seen: dict[tuple, int] = {}
     for index, row in enumerate(rows):
-        values = tuple(row.get(f) for f in key)
-        missing = [f for f, v in zip(key, values) if v is None or v == ""]
-        if missing:
-            failed[index] = WriteOutcome(values, "failed", error_code="MissingKey",
-                                         error_message=f"{entity_set} row {index}: key field "
-                                                       f"{', '.join(repr(f) for f in missing)} is empty")
-        elif (folded := match_key(values)) in seen:
-            failed[index] = WriteOutcome(values, "failed", error_code="DuplicateKey",
-                                         error_message=f"{entity_set} row {index}: key {values!r} repeats "
-                                                       f"row {seen[folded]} of the same call")
-        else:
-            seen[folded] = index
+        values, refused = check(index, row)
+        if refused is None:
             pending.append(PendingRow(index, values, row))
+        else:
+            failed[index] = refused
     return pending, failed
 
 

@@ -2,6 +2,9 @@
 large writes land with one outcome per row, refused rows say which field, a failed execution fails
 its rows with F&O's message, and small writes stay on OData ``$batch``."""
 
+import weakref
+from collections.abc import Sequence
+
 import pytest
 
 from p2c_assets.connectors import ClientCredentials, FinOpsClient
@@ -56,6 +59,42 @@ def test_a_large_write_lands_through_one_package_per_company_with_an_outcome_per
                        companies=["usmf", "demf"])
     assert len(landed) == 3000 and set(landed["CreditLimit"]) == {2500}
     assert sorted(landed["dataAreaId"].unique()) == ["demf", "usmf"]
+
+
+def test_a_package_write_reads_each_row_once_as_it_comes_and_holds_none(bulk, tag):
+    """The engine makes each row as the client reads it (`engine.sync.Records`): the package route writes
+    it into its package and lets it go, so no more than two of 3,000 rows are alive at a time."""
+
+    class Row(dict):  # a dict that can be watched with a weak reference
+        pass
+
+    class Rows(Sequence):
+        def __init__(self, n):
+            self.n, self.alive, self.most_alive, self.reads = n, 0, 0, 0
+
+        def gone(self):
+            self.alive -= 1
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, i):
+            raise AssertionError("read in order, not by index")
+
+        def __iter__(self):
+            for row in customers(tag, self.n):
+                row = Row(row)
+                weakref.finalize(row, self.gone)
+                self.alive, self.reads = self.alive + 1, self.reads + 1
+                self.most_alive = max(self.most_alive, self.alive)
+                yield row
+                del row
+
+    rows = Rows(3000)
+    outcomes = bulk.upsert_many("CustomersV3", rows, key=KEY)
+
+    assert [o.status for o in outcomes] == ["created"] * 3000 and rows.reads == 3000
+    assert rows.most_alive <= 2 and rows.alive == 0  # the row written, and the next one as it is made
 
 
 def test_a_row_without_a_field_leaves_that_field_as_it_was(fo, bulk, tag):

@@ -186,6 +186,26 @@ def test_bad_input_names_the_record_and_the_field(ledger):
     assert ledger.states(FLOW) == {}  # nothing half-written
 
 
+def test_outcomes_are_staged_as_they_come_and_a_bad_one_late_in_the_stream_records_none(ledger):
+    """`record` reads its outcomes once, staging a slice at a time (`STAGED`): a generator of more than
+    one slice lands whole; one whose bad row comes after whole slices were staged records nothing."""
+    from p2c_assets.engine.ledger.records import STAGED
+
+    made = []
+
+    def outcomes(n: int, bad_at: int | None = None):
+        for i in range(n):
+            made.append(i)
+            yield RecordOutcome(f"ACC-{i}", "usmf", "h", "done" if i == bad_at else "created")
+
+    run = ledger.start_run(FLOW)
+    with pytest.raises(ValueError, match=rf"record 'ACC-{STAGED + 5}': field 'outcome' is 'done'"):
+        ledger.record(run, FLOW, outcomes(STAGED + 10, bad_at=STAGED + 5))
+    assert ledger.states(FLOW) == {} and len(made) == STAGED + 6  # read up to the bad one, then nothing kept
+    assert ledger.record(run, FLOW, outcomes(STAGED + 10)) == {"created": STAGED + 10}
+    assert len(ledger.states(FLOW)) == STAGED + 10
+
+
 def test_a_dry_run_cannot_change_the_ledger(ledger):
     run = ledger.start_run(FLOW, dagster_run_id="d4c1", dry_run=True)
     with pytest.raises(ValueError, match="is a dry run"):

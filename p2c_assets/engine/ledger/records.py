@@ -11,6 +11,7 @@ target key, so when the same number can exist in several legal entities the key 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -36,6 +37,7 @@ from p2c_assets.engine.ledger.tables import (
 )
 
 KEYED = 500  # keys a query when `Records.states` reads records by key
+STAGED = 10_000  # records a statement stages (SQLite), when `Records.record` loads them
 
 # The rows of one record() call, in a temporary table that lives inside its transaction.
 _staged = sa.Table(
@@ -49,7 +51,7 @@ _staged = sa.Table(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a run can record half a million
 class RecordOutcome:
     """What one run did with one record; the input of `Ledger.record()`."""
 
@@ -193,11 +195,14 @@ class Records(Database):
 
         Set-based, for 100,000 rows in seconds: the rows are loaded into a temporary table (COPY on
         PostgreSQL), then one INSERT ... SELECT ... ON CONFLICT updates the records and one more
-        writes the run's events.
+        writes the run's events. `outcomes` are read once, checked and staged as they come, so a caller
+        can make them as they are read (`engine.sync.ledger_rows`): half a million are never held at once.
         """
         rows = _checked(flow, outcomes)
-        if not rows:
+        first = next(rows, None)
+        if first is None:
             return {}
+        rows = itertools.chain([first], rows)
         stamp = sa.bindparam("now", now(), type_=UtcDateTime(timezone=True))
         new, old = _staged.c, records.c
         retried = new.outcome.in_(RETRIED)
@@ -284,13 +289,12 @@ class Records(Database):
         with self._writing() as conn:
             return conn.execute(query).rowcount
 
-    def _stage(self, conn: sa.Connection, rows: list[RecordOutcome]) -> None:
-        """Load rows into the transaction's temporary staging table, the fastest way each backend has."""
+    def _stage(self, conn: sa.Connection, rows: Iterable[RecordOutcome]) -> None:
+        """Load rows into the transaction's temporary staging table, the fastest way each backend has,
+        `STAGED` rows at a time."""
         _staged.create(conn)
-        values = [
-            (row.key, row.legal_entity, row.content_hash, row.target_id, row.outcome, row.error_code, row.error_message)
-            for row in rows
-        ]
+        values = ((row.key, row.legal_entity, row.content_hash, row.target_id, row.outcome, row.error_code,
+                   row.error_message) for row in rows)
         if self._dialect is postgresql:  # COPY is some twenty times faster than INSERT here
             with conn.connection.driver_connection.cursor() as cursor:
                 with cursor.copy(f"COPY {_staged.name} FROM STDIN") as copy:
@@ -298,7 +302,9 @@ class Records(Database):
                         copy.write_row(value)
             conn.exec_driver_sql(f"ANALYZE {_staged.name}")  # temporary tables get no statistics otherwise
         else:
-            conn.exec_driver_sql(f"INSERT INTO {_staged.name} VALUES ({', '.join('?' * len(_staged.c))})", values)
+            insert = f"INSERT INTO {_staged.name} VALUES ({', '.join('?' * len(_staged.c))})"
+            while chunk := list(itertools.islice(values, STAGED)):
+                conn.exec_driver_sql(insert, chunk)
 
     @staticmethod
     def _check_run(conn: sa.Connection, run: int, flow: str) -> None:
@@ -323,10 +329,10 @@ def _by_key(conn: sa.Connection, query: sa.Select, keys: list[str]) -> list[tupl
             for row in conn.execute(query.where(records.c.natural_key.in_(keys[start:start + KEYED])))]
 
 
-def _checked(flow: str, outcomes: Iterable[RecordOutcome]) -> list[RecordOutcome]:
-    rows = list(outcomes)
+def _checked(flow: str, outcomes: Iterable[RecordOutcome]) -> Iterator[RecordOutcome]:
+    """`outcomes` as they come, each checked (a bad one raises, and `record`'s transaction with it)."""
     seen: set[str] = set()
-    for index, row in enumerate(rows):
+    for index, row in enumerate(outcomes):
         if not isinstance(row.key, str) or not row.key:
             raise ValueError(f"flow {flow!r} record #{index}: field 'key' must be a non-empty string, got {row.key!r}")
         if row.outcome not in OUTCOMES:
@@ -337,4 +343,4 @@ def _checked(flow: str, outcomes: Iterable[RecordOutcome]) -> list[RecordOutcome
         if row.key in seen:
             raise ValueError(f"flow {flow!r} record {row.key!r}: given twice in one record() call")
         seen.add(row.key)
-    return rows
+        yield row
