@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Iterable
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from p2c_assets.engine.mapping import legal_entities
@@ -67,7 +68,10 @@ def assign_partitions(frame: pd.DataFrame, template: FlowTemplate, companies: di
     known = {fold(key): key for key in companies}
     entities = legal_entities(template, frame, companies).map(lambda e: known.get(fold(e)) if isinstance(e, str) else None)
     partition = entities.fillna(next(iter(companies)))
-    return frame.assign(**{PARTITION: partition})[partition.isin(list(chosen))].reset_index(drop=True)
+    frame = frame.assign(**{PARTITION: partition})
+    kept = partition.isin(list(chosen))
+    # a run of every legal entity keeps every row: no copy of them all
+    return frame if kept.all() else frame[kept].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -131,13 +135,12 @@ class LegalEntityFrames(dg.ConfigurableIOManager):
         with what they were made of, their count, the partitions stored together and the schema check's
         findings beside it."""
         for key in partitions:
-            mine = frame[PARTITION] == key
-            rows = frame if mine.all() else frame[mine]  # one legal entity's run: no copy
+            rows = np.flatnonzero((frame[PARTITION] == key).to_numpy())
             path = self._path(instance, asset_key, key)
             path.parent.mkdir(parents=True, exist_ok=True)
             made_of = path.with_suffix(".json")
             made_of.unlink(missing_ok=True)  # no moment at which the file and what it was made of disagree
-            _replace(path, lambda name: _write_frame(rows, name))
+            _replace(path, lambda name: _write_frame(frame, rows, name))
             _replace(made_of, lambda name: Path(name).write_text(json.dumps({
                 "identity": frame.attrs.get(IDENTITY), "rows": len(rows), "partitions": sorted(partitions),
                 "check": frame.attrs.get(SCHEMA_CHECK)})))
@@ -189,14 +192,17 @@ def _replace(path: Path, write) -> None:
     os.replace(temporary, path)
 
 
-def _write_frame(frame: pd.DataFrame, name: str) -> None:
-    """Its attrs and column names, then each column pickled on its own (the index is not kept: a RangeIndex
-    on loading). `DataFrame.to_pickle` turns the whole block of text columns into nested lists first: 45%
-    of the frame's size again at the moment of storing; a column at a time holds one column's list."""
+def _write_frame(frame: pd.DataFrame, rows: np.ndarray, name: str) -> None:
+    """The frame's `rows` (positions): its attrs and column names, then each column pickled on its own (the
+    index is not kept: a RangeIndex on loading). `DataFrame.to_pickle` turns the whole block of text
+    columns into nested lists first: 45% of the frame's size again at the moment of storing; a column at
+    a time, its rows taken as it is written, holds one column's copy."""
+    whole = len(rows) == len(frame)  # one legal entity's run: no copy at all
     with open(name, "wb") as file:
         pickle.dump((frame.attrs, list(frame.columns)), file, protocol=pickle.HIGHEST_PROTOCOL)
         for column in range(frame.shape[1]):
-            pickle.dump(frame.iloc[:, column].array, file, protocol=pickle.HIGHEST_PROTOCOL)
+            values = frame.iloc[:, column].array
+            pickle.dump(values if whole else values.take(rows), file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _read_frames(paths: list[Path], columns: set[str] | None) -> pd.DataFrame:

@@ -105,12 +105,13 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
     if delta is None:
         delta = client.read_since(source.entity_set, **read)
     rows = _resolve(delta.rows, source, References(client))
-    if delta.delta_link is None:  # no change feed: this read is the whole source, and nothing can resume it
+    link, removed = delta.delta_link, [*delta.changed_ids, *delta.deleted_ids] if incremental else ()
+    del delta  # the rows as read: not held beside the rows in id order
+    if link is None:  # no change feed: this read is the whole source, and nothing can resume it
         return Extracted(rows, "full", None)
     id_column = client.id_column(source.entity_set)
     rows = _by_id_order(rows, id_column)
-    removed = [*delta.changed_ids, *delta.deleted_ids] if incremental else ()
-    version = ledger.advance_source(name, _by_id(rows, id_column), after=at, to=delta.delta_link,
+    version = ledger.advance_source(name, _by_id(rows, id_column), after=at, to=link,
                                     removed=removed, replace=not incremental)
     if version is None:
         return None
@@ -145,13 +146,16 @@ def _by_id_order(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     return frame.take(positions[ids.to_numpy()[positions].argsort(kind="stable")]).reset_index(drop=True)
 
 
-def _by_id(frame: pd.DataFrame, id_column: str) -> Iterator[tuple[str, dict]]:
+def _by_id(frame: pd.DataFrame, id_column: str, rows_at_once: int = 10_000) -> Iterator[tuple[str, dict]]:
     """(id, row) pairs of rows with distinct ids (`_by_id_order`), blanks as None; made one row at a
-    time as the ledger stores them, so no dict per row of the whole source is ever held."""
-    clean = frame.astype(object).where(frame.notna(), None)
-    names = list(clean.columns)
-    for row_id, values in zip(frame[id_column].map(str).tolist(), zip(*(clean[c].tolist() for c in names))):
-        yield row_id, dict(zip(names, values))
+    time as the ledger stores them, from a slice of the frame at a time: neither a dict per row nor a
+    copy of the whole source is ever held."""
+    names = list(frame.columns)
+    for start in range(0, len(frame), rows_at_once):
+        part = frame.iloc[start:start + rows_at_once]
+        clean = part.astype(object).where(part.notna(), None)
+        for row_id, values in zip(part[id_column].map(str).tolist(), zip(*(clean[c].tolist() for c in names))):
+            yield row_id, dict(zip(names, values))
 
 
 def _finish(frame: pd.DataFrame, source: Source, companies: dict[str, str],
