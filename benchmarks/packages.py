@@ -8,8 +8,9 @@ HTTP requests per 1,000 rows (blob storage included) and the CPU seconds per 1,0
 sandbox process and of this (client) process; at the end, the peak memory (RSS) of both.
 
 The rows are what a flow hands the client: a payload frame (``dataAreaId`` included, as the mapping
-sets it) and the records ``engine/sync.py`` ``write()`` makes of it, both held while the write
-runs; each write's outcomes are counted and let go, as ``write()`` does once it has read them.
+sets it), held while the write runs, read through ``engine.sync.Records`` as ``write()`` hands it over
+(each record made as the client reads it); each write's outcomes are counted and let go, as ``write()``
+does once it has read them.
 
     .venv/bin/python benchmarks/packages.py                   # 10,000 and 100,000 rows
     .venv/bin/python benchmarks/packages.py --rows 500000     # Data Integrator's scale
@@ -28,7 +29,7 @@ import pandas as pd
 
 import connectors as bench  # benchmarks/connectors.py: the measurement line
 from p2c_assets.connectors import FinOpsClient
-from p2c_assets.engine.sync import _whole
+from p2c_assets.engine.sync import Records
 from p2c_sandbox.process import running_sandbox
 
 KEY = ["dataAreaId", "CustomerAccount"]
@@ -44,14 +45,9 @@ def customers(n: int, **changes) -> pd.DataFrame:
         "CreditLimit": 1000.0, **changes})
 
 
-def records(payload: pd.DataFrame) -> list[dict]:
-    """The rows as ``engine/sync.py`` ``write()`` hands them to ``upsert_many``."""
-    return [{k: _whole(v) for k, v in row.items() if v is not None} for row in payload.to_dict(orient="records")]
-
-
 def write(label: str, client: FinOpsClient, payload: pd.DataFrame, expected: dict[str, int]) -> None:
     """One measured upsert of ``payload``, checked by the count of each outcome status."""
-    rows = records(payload)
+    rows = Records(payload)
     outcomes = bench.measure(label, client, len(rows),
                              lambda: client.upsert_many("CustomersV3", rows, key=KEY))
     counts: dict[str, int] = {}
