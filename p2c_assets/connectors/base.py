@@ -8,7 +8,7 @@ from typing import Iterator, Mapping, Sequence
 import pandas as pd
 
 from .auth import TokenCredential, TokenSource
-from .frames import shared_strings
+from .frames import TEXT, compact_text, shared_strings
 from .http import HttpSession, RequestStats, RetryPolicy
 from .odata import any_of, chunk_keys
 from .protocol import AnyOf
@@ -17,21 +17,28 @@ from .writes import PendingRow, WriteOutcome, match_key, prepare_rows
 MAX_BATCH = 1000   # both services cap a $batch / bulk message at 1,000 operations
 
 
-def concat(pages: list[pd.DataFrame], select: Sequence[str] | None) -> pd.DataFrame:
-    """The pages of a read as one DataFrame (a read of no keys made no request: no rows)."""
+def concat(pages: list[pd.DataFrame], select: Sequence[str] | None, compact: bool = False) -> pd.DataFrame:
+    """The pages of a read as one DataFrame (a read of no keys made no request: no rows). A column that
+    is text (`TEXT`) on one page and blank on another is text on all, so that joining them never turns
+    pyarrow's text back into Python strings."""
     if not pages:
-        return frame([], select)
+        return frame([], select, compact)
+    if compact and len(pages) > 1:
+        text = {name for page in pages for name, dtype in page.dtypes.items() if dtype == TEXT}
+        pages = [page.astype({name: TEXT for name in text if name in page and page[name].isna().all()})
+                 for page in pages]
     return pd.concat(pages, ignore_index=True) if len(pages) > 1 else pages[0]
 
 
-def frame(rows: list[dict], select: Sequence[str] | None) -> pd.DataFrame:
-    """Rows as a DataFrame without OData annotations; the selected columns even when empty."""
+def frame(rows: list[dict], select: Sequence[str] | None, compact: bool = False) -> pd.DataFrame:
+    """Rows as a DataFrame without OData annotations; the selected columns even when empty; `compact`:
+    its text held by pyarrow (`compact_text`), else a string object per distinct text of a column."""
     df = pd.DataFrame.from_records(rows)
-    df = shared_strings(df.drop(columns=[c for c in df.columns if "@" in str(c)]))  # annotations, column-wise
+    df = df.drop(columns=[c for c in df.columns if "@" in str(c)])  # annotations, column-wise
     for column in select or ():
         if column not in df.columns:
             df[column] = pd.Series(dtype=object)
-    return df
+    return compact_text(df) if compact else shared_strings(df)
 
 
 class ODataClient:

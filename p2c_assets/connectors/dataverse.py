@@ -147,8 +147,9 @@ class DataverseClient(ODataClient):
 
     def iter_pages(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
                    orderby: str | None = None, *, where: AnyOf | None = None,
-                   companies: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
-        """One DataFrame per page of ``page_size`` rows.
+                   companies: Sequence[str] | None = None, compact: bool = False) -> Iterator[pd.DataFrame]:
+        """One DataFrame per page of ``page_size`` rows (``compact``: its text held by pyarrow,
+        ``frames.compact_text``).
 
         ``companies`` narrows nothing: Dataverse rows belong to business units, not to F&O legal
         entities, so every row is read and a flow maps business units to legal entities itself.
@@ -165,7 +166,7 @@ class DataverseClient(ODataClient):
         else:
             bodies = self._batched_pages([f"{url}?{_query({**params, '$filter': q})}" for q in queries])
         for body in bodies:
-            yield frame(body.get("value", []), select)
+            yield frame(body.get("value", []), select, compact)
 
     def _filters(self, filter: str | None, where: AnyOf | None, max_chars: int | None = None) -> list[str | None]:
         """As ``ODataClient._filters``, a one-field ``where`` as ``In`` lists of at most ``MAX_IN_VALUES``,
@@ -197,9 +198,10 @@ class DataverseClient(ODataClient):
 
     def read(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
              orderby: str | None = None, *, where: AnyOf | None = None,
-             companies: Sequence[str] | None = None) -> pd.DataFrame:
+             companies: Sequence[str] | None = None, compact: bool = False) -> pd.DataFrame:
         """All rows of the query (every page) as one DataFrame."""
-        return concat(list(self.iter_pages(entity_set, select, filter, orderby, where=where)), select)
+        return concat(list(self.iter_pages(entity_set, select, filter, orderby, where=where, compact=compact)),
+                      select, compact)
 
     def id_column(self, entity_set: str) -> str:
         """A table's primary id column: its logical name + ``id`` (``uoms`` -> ``uomid``,
@@ -208,8 +210,10 @@ class DataverseClient(ODataClient):
         return singular + "id"
 
     def read_since(self, entity_set: str, select: Sequence[str], *, filter: str | None = None,
-                   companies: Sequence[str] | None = None, delta_link: str | None = None) -> Delta:
+                   companies: Sequence[str] | None = None, delta_link: str | None = None,
+                   compact: bool = False) -> Delta:
         """The rows of the query that changed since ``delta_link``, by change tracking; all without one.
+        ``compact``: their text held by pyarrow (``frames.compact_text``).
 
         A change-tracking read takes no ``$filter``, so it is asked for the ids only and the changed
         rows are read again with the filter: a row that no longer matches is among ``changed_ids`` but
@@ -220,10 +224,11 @@ class DataverseClient(ODataClient):
         select = list(dict.fromkeys([*select, pk]))
         if delta_link is None:
             link = self.read_changes(entity_set, select=[pk]).delta_link
-            return Delta(self.read(entity_set, select, filter), (), (), link)
+            return Delta(self.read(entity_set, select, filter, compact=compact), (), (), link)
         changes = self.read_changes(entity_set, select=[pk], delta_link=delta_link)
         ids = tuple(str(i) for i in changes.rows[pk]) if not changes.rows.empty else ()
-        rows = self.read(entity_set, select, filter, where=AnyOf((pk,), tuple((uuid.UUID(i),) for i in ids)))
+        rows = self.read(entity_set, select, filter, where=AnyOf((pk,), tuple((uuid.UUID(i),) for i in ids)),
+                         compact=compact)
         return Delta(rows, ids, tuple(changes.deleted_ids), changes.delta_link)
 
     def read_changes(self, entity_set: str, select: Sequence[str] | None = None,

@@ -61,8 +61,9 @@ class FinOpsClient(ODataClient):
 
     def iter_pages(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
                    cross_company: bool = False, companies: Sequence[str] | None = None,
-                   orderby: str | None = None, *, where: AnyOf | None = None) -> Iterator[pd.DataFrame]:
-        """One DataFrame per server page.
+                   orderby: str | None = None, *, where: AnyOf | None = None,
+                   compact: bool = False) -> Iterator[pd.DataFrame]:
+        """One DataFrame per server page (`compact`: its text held by pyarrow, `frames.compact_text`).
 
         ``companies`` limits the read to those legal entities (and implies cross-company);
         ``cross_company=True`` alone reads every company; neither reads the default company only.
@@ -79,20 +80,21 @@ class FinOpsClient(ODataClient):
             params["$orderby"] = orderby
         for query in self._filters(" and ".join(filters) or None, where):
             for body in self._pages(self.api + entity_set, {**params, **({"$filter": query} if query else {})}):
-                yield frame(body.get("value", []), select)
+                yield frame(body.get("value", []), select, compact)
 
     def read(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None,
              cross_company: bool = False, companies: Sequence[str] | None = None,
-             orderby: str | None = None, *, where: AnyOf | None = None) -> pd.DataFrame:
+             orderby: str | None = None, *, where: AnyOf | None = None, compact: bool = False) -> pd.DataFrame:
         """All rows of the query (every page) as one DataFrame."""
         return concat(list(self.iter_pages(entity_set, select, filter, cross_company, companies, orderby,
-                                           where=where)), select)
+                                           where=where, compact=compact)), select, compact)
 
     def read_since(self, entity_set: str, select: Sequence[str], *, filter: str | None = None,
-                   companies: Sequence[str] | None = None, delta_link: str | None = None) -> Delta:
+                   companies: Sequence[str] | None = None, delta_link: str | None = None,
+                   compact: bool = False) -> Delta:
         """The whole query, every time: F&O keeps no change feed (and most entities no reliable
         modified stamp), so there is no link to resume from."""
-        return Delta(self.read(entity_set, select, filter, companies=companies), (), (), None)
+        return Delta(self.read(entity_set, select, filter, companies=companies, compact=compact), (), (), None)
 
     def id_column(self, entity_set: str) -> None:
         """None: F&O data entities are addressed by their key fields and have no record id."""

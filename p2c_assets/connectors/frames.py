@@ -1,4 +1,5 @@
-"""Frames of what the services answer, kept small: one string object per distinct text of a column."""
+"""Frames of what the services answer, kept small: one string object per distinct text of a column, or
+the text of a column in one pyarrow buffer (`compact_text`) for a frame a source asset extracts and stores."""
 
 from __future__ import annotations
 
@@ -17,10 +18,43 @@ def shared_strings(frame: pd.DataFrame) -> pd.DataFrame:
     stay shared). One hash per value (`pd.factorize`), a fraction of the parse; a column whose first
     `SAMPLE` values hardly repeat (ids, e-mail addresses, timestamps) is left as it is."""
     for name in frame.columns:
+        if frame[name].dtype != object:  # pyarrow's text (`compact_text`) is left as it is
+            continue
         values = frame[name].to_numpy()
-        if values.dtype != object or len(set(values[:SAMPLE].tolist())) > 0.9 * min(SAMPLE, len(values)):
+        if len(set(values[:SAMPLE].tolist())) > 0.9 * min(SAMPLE, len(values)):
             continue
         if pd.api.types.infer_dtype(values, skipna=True) == "string":
             codes, uniques = pd.factorize(values)  # None and NaN: code -1, kept as they are
             frame[name] = np.where(codes >= 0, uniques.take(codes), values)
+    return frame
+
+
+# pandas' text dtype from 3.0 on ("str"): pyarrow-backed, NaN for a missing value
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def compact_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each column of text (or of nothing but blanks) held by pyarrow (`TEXT`), in place.
+
+    Why: a Python string costs some 50 bytes beside its text, and the JSON parser makes one per value, so
+    the million contacts of 500,000 accounts took 2 GB to extract, most of it text that is unique per
+    row (ids, numbers, e-mail addresses, names). Held by pyarrow, a value is its UTF-8 bytes and an
+    offset, and a page's Python strings go as soon as the page is read. Source assets extract and store
+    their frames so; the engine is given Python strings again (`as_objects`), for the columns it reads."""
+    for name in frame.columns:
+        values = frame[name]
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+            frame[name] = values.astype(TEXT)
+    return frame
+
+
+def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each `TEXT` column as Python strings again (None where blank), one string object per
+    distinct text (in place): the frames the engine maps, as a read without `compact_text` gives them."""
+    for name in frame.columns:
+        values = frame[name]
+        if isinstance(values.dtype, pd.StringDtype):
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            texts = np.asarray(uniques.astype(object), dtype=object)
+            frame[name] = np.where(codes >= 0, texts.take(np.maximum(codes, 0)) if len(texts) else None, None)
     return frame

@@ -28,12 +28,13 @@ from typing import Iterator, Mapping, Protocol, Sequence
 import pandas as pd
 
 from .errors import DeltaTokenExpired
-from .frames import shared_strings
+from .frames import compact_text, shared_strings
 from .http import RequestStats
 from .odata import fold
 from .writes import WriteOutcome
 
-__all__ = ["AnyOf", "Delta", "DeltaTokenExpired", "Ref", "ServiceClient", "WriteOutcome", "fold", "shared_strings"]
+__all__ = ["AnyOf", "Delta", "DeltaTokenExpired", "Ref", "ServiceClient", "WriteOutcome", "compact_text", "fold",
+           "shared_strings"]
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,13 @@ class ServiceClient(Protocol):
         """Requests made so far (cumulative): the engine reports the difference per sync."""
 
     def read(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None, *,
-             where: AnyOf | None = None, companies: Sequence[str] | None = None) -> pd.DataFrame:
+             where: AnyOf | None = None, companies: Sequence[str] | None = None,
+             compact: bool = False) -> pd.DataFrame:
         """Every row of `entity_set` (all pages) with the `select` columns.
 
         `filter` is a template's filter text in the service's query syntax, passed as written; `where`
-        narrows further; `companies` names the legal entities to read.
+        narrows further; `companies` names the legal entities to read; `compact`: text held by pyarrow
+        (`frames.compact_text`: what a source asset extracts and stores), else Python strings.
         """
 
     def iter_pages(self, entity_set: str, select: Sequence[str] | None = None, filter: str | None = None, *,
@@ -93,8 +96,10 @@ class ServiceClient(Protocol):
         each row once never holds the whole read."""
 
     def read_since(self, entity_set: str, select: Sequence[str], *, filter: str | None = None,
-                   companies: Sequence[str] | None = None, delta_link: str | None = None) -> Delta:
-        """The rows of the query (as `read`) that changed since `delta_link`; all of them without one.
+                   companies: Sequence[str] | None = None, delta_link: str | None = None,
+                   compact: bool = False) -> Delta:
+        """The rows of the query (as `read`, `compact` too) that changed since `delta_link`; all of them
+        without one.
 
         Raises `DeltaTokenExpired` when the service no longer knows the link: read again without one.
         """

@@ -35,6 +35,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from p2c_assets.connectors.frames import as_objects
 from p2c_assets.engine.mapping import legal_entities
 from p2c_assets.engine.settled import IDENTITY
 from p2c_assets.connectors.protocol import fold
@@ -108,8 +109,9 @@ class Frames:
     partitions: list[str]
 
     def load(self, columns: Iterable[str] | None = None) -> pd.DataFrame:
-        """The stored rows; `columns` only when given (None: all)."""
-        return self.manager.load(self.instance, self.asset_key, self.partitions, columns)
+        """The stored rows; `columns` only when given (None: all); their text as Python strings, one
+        object per distinct text of a column (`as_objects`: sources store it held by pyarrow)."""
+        return as_objects(self.manager.load(self.instance, self.asset_key, self.partitions, columns))
 
 
 class LegalEntityFrames(dg.ConfigurableIOManager):

@@ -21,7 +21,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from p2c_assets.connectors.protocol import DeltaTokenExpired, ServiceClient, fold, shared_strings
+from p2c_assets.connectors.protocol import (DeltaTokenExpired, ServiceClient, compact_text, fold,
+                                             shared_strings)
 from p2c_assets.engine.ledger.cursors import DELTA_LINK
 from p2c_assets.engine.references import References
 from p2c_assets.flows.template import HeaderJoin, Lookup, Source
@@ -79,7 +80,7 @@ def extract_changes(client: ServiceClient, source: Source, *, ledger, name: str,
                 return extracted._replace(patch=extracted.patch._replace(since=before))
         # an incremental read brought only the changes: the whole source is the stored one, loaded once what
         # was read is gone (the source is never held twice over)
-        frame = ledger.load_source(name) if extracted.frame is None else extracted.frame
+        frame = compact_text(ledger.load_source(name)) if extracted.frame is None else extracted.frame
         return Extracted(_finish(_columns(frame, source), source, companies, headers), extracted.mode,
                          extracted.version)
     raise RuntimeError(f"{name}: other runs kept moving its delta link; {MAX_READS} reads did not settle")
@@ -93,7 +94,10 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
     stored, no version), or a patch of what changed; None when another run moved the link meanwhile."""
     link = None if full else at
     mode = "full (requested)" if full else "full (first run)"
-    read = {"select": list(source.select), "filter": source.filter, "companies": sorted(companies)}
+    # text held by pyarrow (`compact_text`), but for lines, which join their headers' Python strings
+    compact = source.header is None
+    read = {"select": list(source.select), "filter": source.filter, "companies": sorted(companies),
+            "compact": compact}
     delta = None
     if link:
         try:
@@ -105,6 +109,8 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
     if delta is None:
         delta = client.read_since(source.entity_set, **read)
     rows = _resolve(delta.rows, source, References(client))
+    if compact:  # the looked-up columns too
+        compact_text(rows)
     link, removed = delta.delta_link, [*delta.changed_ids, *delta.deleted_ids] if incremental else ()
     del delta  # the rows as read: not held beside the rows in id order
     if link is None:  # no change feed: this read is the whole source, and nothing can resume it
@@ -143,7 +149,10 @@ def _by_id_order(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     """One row per id (the last read), in id order: the whole source as `Ledger.load_source` gives it."""
     ids = frame[id_column].map(str)
     positions = np.flatnonzero(~ids.duplicated(keep="last").to_numpy())
-    return frame.take(positions[ids.to_numpy()[positions].argsort(kind="stable")]).reset_index(drop=True)
+    order = positions[ids.to_numpy()[positions].argsort(kind="stable")]
+    if len(order) == len(frame) and (order[1:] > order[:-1]).all():  # as read (paged by id): no copy
+        return frame.reset_index(drop=True)
+    return frame.take(order).reset_index(drop=True)
 
 
 def _by_id(frame: pd.DataFrame, id_column: str, rows_at_once: int = 10_000) -> Iterator[tuple[str, dict]]:
@@ -174,8 +183,10 @@ def _resolve_lookup(guids: pd.Series, lookup: Lookup, references: References) ->
     Only the records the GUIDs name are read, each set asked only for the GUIDs the ones before did
     not hold: no GUID, no read (an incremental run in which nothing changed reads none of the sets)."""
     resolved = pd.Series([None] * len(guids), index=guids.index, dtype=object)
+    # whatever the column's dtype (pyarrow's text maps a column of blanks to blanks, not to booleans)
+    texts = np.fromiter((isinstance(g, str) for g in guids), dtype=bool, count=len(guids))
     for entity_set, key, value in lookup.targets:
-        open_guids = guids[resolved.isna() & guids.map(lambda g: isinstance(g, str))]
+        open_guids = guids[resolved.isna().to_numpy() & texts]
         if open_guids.empty:
             break
         mapping = references.mapping(entity_set, key, value, among=open_guids.unique())

@@ -1,12 +1,13 @@
-"""shared_strings: equal texts of a column become one object, and nothing else changes."""
+"""shared_strings: equal texts of a column become one object, and nothing else changes; compact_text and
+as_objects: text held by pyarrow, and back."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from p2c_assets.connectors.base import frame
-from p2c_assets.connectors.frames import shared_strings
+from p2c_assets.connectors.base import concat, frame
+from p2c_assets.connectors.frames import TEXT, as_objects, shared_strings
 
 
 def test_repeated_texts_become_one_object_and_values_blanks_and_other_columns_stay():
@@ -24,3 +25,24 @@ def test_an_empty_or_textless_frame_is_returned_as_it_is():
     assert shared_strings(pd.DataFrame()).empty
     numbers = pd.DataFrame({"a": [1.0, 2.0, 1.0]})
     pd.testing.assert_frame_equal(shared_strings(numbers.copy()), numbers)
+
+
+def test_compact_pages_hold_their_text_in_pyarrow_and_come_back_as_the_python_strings_of_a_plain_read():
+    """A source asset reads `compact` (`compact_text`): text columns, and columns blank on a page, are
+    pyarrow text, so a column blank on one page and text on another stays text when the pages are joined;
+    numbers, booleans and mixed columns are left as they are. `as_objects` gives the engine Python strings
+    again, None where blank, one object per distinct text, equal to what a plain read gives."""
+    first = [{"id": f"id-{i}", "unit": "USMF" if i % 2 else None, "n": i, "flag": bool(i % 2),
+              "mixed": 1 if i % 2 else "1", "line2": None} for i in range(4)]
+    second = [{"id": "id-4", "unit": None, "n": 4, "flag": False, "mixed": "x", "line2": "Suite 4"}]
+    pages = [frame(first, ["id", "missing"], compact=True), frame(second, ["id", "missing"], compact=True)]
+    assert pages[0]["line2"].dtype == TEXT and pages[1]["unit"].dtype == TEXT  # blank on that page
+    joined = concat(pages, ["id", "missing"], compact=True)
+    assert {name: str(dtype) for name, dtype in joined.dtypes.items()} == {
+        "id": "str", "unit": "str", "n": "int64", "flag": "bool", "mixed": "object", "line2": "str", "missing": "str"}
+    plain = concat([frame(first, ["id", "missing"]), frame(second, ["id", "missing"])], ["id", "missing"])
+    back = as_objects(joined.copy())
+    pd.testing.assert_frame_equal(back, plain.astype(object).where(plain.notna(), None).astype(
+        {"n": "int64", "flag": "bool"}))
+    assert back["unit"][1] == "USMF" and back["unit"][1] is back["unit"][3] and back["unit"][0] is None
+    assert back["line2"].tolist() == [None] * 4 + ["Suite 4"]
