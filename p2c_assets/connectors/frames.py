@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 SAMPLE = 1000  # values of a column looked at to tell whether sharing its strings is worth a hash each
 
@@ -58,3 +59,10 @@ def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
             texts = np.asarray(uniques.astype(object), dtype=object)
             frame[name] = np.where(codes >= 0, texts.take(np.maximum(codes, 0)) if len(texts) else None, None)
     return frame
+
+
+def release_unused() -> None:
+    """Give back to the system the memory the process has freed but its allocator still holds (pyarrow's
+    pool: the C library's heap, `malloc_trim`), as a step ends: a step that read a million contacts left
+    the process 375 MB larger than before it, and every later step started from there."""
+    pa.default_memory_pool().release_unused()

@@ -15,6 +15,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from p2c_assets.connectors.frames import release_unused
 from p2c_assets.defs import lineage
 from p2c_assets.defs.graph import AssetNode, FlowGraph
 from p2c_assets.defs.partitions import (
@@ -146,6 +147,8 @@ def build_source_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
             "http_requests": requests,
             "preview": dg.MetadataValue.md(_preview(frame)),
         })
+        del frame
+        release_unused()
         yield check  # after the output: it belongs to this materialization
 
     return source_asset
@@ -187,6 +190,7 @@ def build_target_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
                           dagster_run_id=context.run.run_id)
             context.log.info(f"{flow}: {dict(report.counts)} in {report.duration_s:.1f}s, {report.requests} requests")
             reports.append(report)
+            release_unused()  # the flow's frames are gone
         yield dg.MaterializeResult(metadata=report_metadata(reports),
                                    check_results=target_checks(reports, node.key, config.max_problem_share,
                                                               config.min_problem_rows))

@@ -12,6 +12,7 @@ import warnings
 
 import dagster as dg
 
+from p2c_assets.connectors.frames import release_unused
 from p2c_assets.defs.assets import client_for
 from p2c_assets.defs.graph import GRAPH, AssetNode, asset_key as key
 from p2c_assets.defs.partitions import Frames, legal_entity_partitions, run_companies
@@ -97,6 +98,7 @@ def build_reconciliation(node: AssetNode, partitions: dg.PartitionsDefinition) -
                            client=client_for(node.system, dataverse, finops), ledger=ledger.get(),
                            companies=run_companies(context.op_execution_context, settings.companies),
                            dagster_run_id=None if full else context.run.run_id)
+        release_unused()  # the sources it mapped and the target it read are gone
         found = result.differences
         mode = "full: every landed record, against the whole target" if result.full else (
             f"{result.compared} records written in this run, read back by key" if result.compared
