@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from p2c_assets.connectors.base import concat, frame
-from p2c_assets.connectors.frames import TEXT, as_objects, shared_strings
+from p2c_assets.connectors.frames import TEXT, as_objects, compact_text, shared_strings
 
 
 def test_repeated_texts_become_one_object_and_values_blanks_and_other_columns_stay():
@@ -46,3 +46,22 @@ def test_compact_pages_hold_their_text_in_pyarrow_and_come_back_as_the_python_st
         {"n": "int64", "flag": "bool"}))
     assert back["unit"][1] == "USMF" and back["unit"][1] is back["unit"][3] and back["unit"][0] is None
     assert back["line2"].tolist() == [None] * 4 + ["Suite 4"]
+
+
+def test_pyarrow_allocates_from_the_c_heap():
+    """`p2c_assets` sets pyarrow's pool to the C library's (its bundled mimalloc kept what a step freed, and
+    the process never shrank), where a frame's text lives and goes with the frame; `release_unused`, which
+    every step calls as it ends, hands that heap's free memory back to the system (`malloc_trim`)."""
+    import pyarrow as pa
+
+    import p2c_assets  # noqa: F401 - the setting is made on import
+
+    from p2c_assets.connectors.frames import release_unused
+
+    assert pa.default_memory_pool().backend_name == "system"
+    before = pa.total_allocated_bytes()
+    text = compact_text(pd.DataFrame({"email": [f"person{i}@example.com" for i in range(100_000)]}))
+    assert text["email"].dtype == TEXT and pa.total_allocated_bytes() - before > 2_000_000
+    del text
+    release_unused()
+    assert pa.total_allocated_bytes() == before
