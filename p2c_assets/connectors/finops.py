@@ -108,9 +108,10 @@ class FinOpsClient(ODataClient):
                     batch_size: int = MAX_BATCH, *, landed: Sequence[bool] | None = None) -> list[WriteOutcome]:
         """Insert or update ``rows`` by ``key``; one ``WriteOutcome`` per row, in row order: a package
         import from ``package_threshold`` rows on (entities with a Data management name), else ``$batch``.
-        ``landed`` (``ServiceClient``) is not used yet: both routes look the keys up themselves."""
+        ``landed`` (``ServiceClient``): the package route reports those rows updated without looking them up
+        (and reads nothing when every row landed before); ``$batch`` looks every key up, to PATCH or POST."""
         if 0 < self.package_threshold <= len(rows) and packages.importable(entity_set):
-            return packages.upsert(self, entity_set, rows, list(key))
+            return packages.upsert(self, entity_set, rows, list(key), landed=landed)
         return super().upsert_many(entity_set, rows, key, batch_size)
 
     def _complete(self, row: Mapping[str, object], key: list[str]) -> Mapping[str, object]:

@@ -61,6 +61,23 @@ def test_a_large_write_lands_through_one_package_per_company_with_an_outcome_per
     assert sorted(landed["dataAreaId"].unique()) == ["demf", "usmf"]
 
 
+def test_rows_the_caller_knows_landed_are_updated_without_a_key_read(bulk, tag):
+    """`landed` (the ledger's): those rows are reported updated unread; when every row landed, the target's
+    keys are not read at all; rows not known are looked up as before."""
+    rows = customers(tag, 3000, CreditLimit=1)
+    assert {o.status for o in bulk.upsert_many("CustomersV3", rows, key=KEY)} == {"created"}
+    before = bulk.stats.snapshot()
+    looked_up = bulk.upsert_many("CustomersV3", rows, key=KEY)
+    read_keys = bulk.stats.since(before).requests
+    before = bulk.stats.snapshot()
+    told = bulk.upsert_many("CustomersV3", rows, key=KEY, landed=[True] * 3000)
+    assert [o.status for o in told] == [o.status for o in looked_up] == ["updated"] * 3000
+    assert bulk.stats.since(before).requests < read_keys  # the key read is gone
+    more = rows[:1000] + customers(tag + "N", 2000)
+    mixed = bulk.upsert_many("CustomersV3", more, key=KEY, landed=[True] * 500 + [False] * 2500)
+    assert [o.status for o in mixed] == ["updated"] * 1000 + ["created"] * 2000
+
+
 def test_a_package_write_reads_each_row_once_as_it_comes_and_holds_none(bulk, tag):
     """The engine makes each row as the client reads it (`engine.sync.Records`): the package route writes
     it into its package and lets it go, so no more than two of 3,000 rows are alive at a time."""
