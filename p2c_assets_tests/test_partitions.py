@@ -217,3 +217,22 @@ def test_stored_frames_come_back_as_stored_column_by_column_and_files_of_the_who
     pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf"]), usmf)
     pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf", "demf"], ["name"]),
                                   pd.concat([usmf, frame.loc[[8]]], ignore_index=True)[["name"]])
+
+
+def test_a_patch_whose_rows_leave_a_column_blank_keeps_the_stored_text_in_pyarrow():
+    """A few changed rows applied to the stored frames (`_patched`): a column blank in all of them is left
+    out of them and keeps the stored type when pandas joins them, pyarrow text included, so the stored
+    text never turns into a Python string per row."""
+    from p2c_assets.connectors.frames import TEXT, compact_text
+    from p2c_assets.defs.assets import _patched
+    from p2c_assets.engine.extract import Patch
+
+    stored = compact_text(pd.DataFrame({"accountid": ["a1", "a2", "a3"], "name": ["A", "B", "C"],
+                                        "telephone1": ["1", None, "3"], "creditlimit": [1.0, 2.0, None]}))
+    changed = compact_text(pd.DataFrame({"accountid": ["a2", "a4"], "name": ["B2", "D"], "telephone1": [None, None],
+                                         "creditlimit": [None, None]}))
+    patched = _patched(stored, Patch("v1", changed, frozenset({"a2"}), "accountid"), changed)
+    assert patched["accountid"].tolist() == ["a1", "a3", "a2", "a4"]
+    assert patched["telephone1"].dtype == TEXT and patched["name"].dtype == TEXT
+    assert patched["telephone1"].isna().tolist() == [False, False, True, True]
+    assert patched["creditlimit"].dtype == "float64"

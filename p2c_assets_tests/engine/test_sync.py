@@ -16,6 +16,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from p2c_assets.connectors.frames import TEXT
+from p2c_assets.defs.partitions import LegalEntityFrames
 from p2c_assets.engine.ledger import Ledger
 from p2c_assets.engine.ledger.tables import records
 from p2c_assets.execution import failed_checks, materialization_metadata, target_metadata
@@ -329,6 +331,9 @@ def test_a_source_whose_change_feed_found_nothing_new_passes_on_the_frames_it_st
         return check.passed, check.metadata["failing_rows"].value
 
     first = run()
+    key, companies = dg.AssetKey(["sales", "accounts"]), list(resources["flow_settings"].get().companies)
+    dtypes = LegalEntityFrames().load(instance, key, companies).dtypes
+    assert (dtypes == TEXT).sum() > 10  # the text of the extracted source is held by pyarrow
     quiet = run()
     stored, reused = materialization_metadata(first)["sales/accounts"], materialization_metadata(quiet)["sales/accounts"]
     assert "frames" not in stored and reused["frames"].startswith("unchanged")
@@ -344,6 +349,7 @@ def test_a_source_whose_change_feed_found_nothing_new_passes_on_the_frames_it_st
         f"incremental (1 changed, 0 deleted); 1 rows applied to the {stored['dagster/row_count']} stored")
     assert patched["dagster/row_count"] == stored["dagster/row_count"] + 1
     assert target_metadata(changed)["fo/customers"]["rows_created"] == 1
+    pd.testing.assert_series_equal(LegalEntityFrames().load(instance, key, companies).dtypes, dtypes)
 
     [account_id] = dv.read("accounts", select=["accountid"], filter=f"accountnumber eq '{number}'")["accountid"]
     dv.upsert_many("accounts", [{"accountnumber": number, "telephone1": "+1 555 0142"}], key=["accountnumber"])
