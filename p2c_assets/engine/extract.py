@@ -80,7 +80,10 @@ def extract_changes(client: ServiceClient, source: Source, *, ledger, name: str,
                 return extracted._replace(patch=extracted.patch._replace(since=before))
         # an incremental read brought only the changes: the whole source is the stored one, loaded once what
         # was read is gone (the source is never held twice over)
-        frame = compact_text(ledger.load_source(name)) if extracted.frame is None else extracted.frame
+        frame = extracted.frame
+        if frame is None:
+            frame = ledger.load_source(name)
+            frame = compact_text(frame) if _compact(source) else frame
         return Extracted(_finish(_columns(frame, source), source, companies, headers), extracted.mode,
                          extracted.version)
     raise RuntimeError(f"{name}: other runs kept moving its delta link; {MAX_READS} reads did not settle")
@@ -94,8 +97,7 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
     stored, no version), or a patch of what changed; None when another run moved the link meanwhile."""
     link = None if full else at
     mode = "full (requested)" if full else "full (first run)"
-    # text held by pyarrow (`compact_text`), but for lines, which join their headers' Python strings
-    compact = source.header is None
+    compact = _compact(source)
     read = {"select": list(source.select), "filter": source.filter, "companies": sorted(companies),
             "compact": compact}
     delta = None
@@ -125,6 +127,12 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
         return Extracted(shared_strings(rows), mode, version)
     patch = Patch("", _columns(rows, source), frozenset(map(str, removed)), id_column)
     return Extracted(None, mode, version, patch)
+
+
+def _compact(source: Source) -> bool:
+    """Whether the source's text is held by pyarrow (`compact_text`): all but lines, which join their
+    headers' Python strings."""
+    return source.header is None
 
 
 def _stands_alone(source: Source) -> bool:
