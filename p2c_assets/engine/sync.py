@@ -326,8 +326,8 @@ class Records(Sequence):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        return self._record(self.payload.iloc[index].tolist())
+            return list(Records(self.payload.iloc[index]))
+        return next(iter(Records(self.payload.iloc[[index]])))  # its values as `tolist` gives a column's
 
     def __iter__(self):
         for start in range(0, len(self.payload), self.SLICE):

@@ -367,3 +367,19 @@ def test_a_source_whose_change_feed_found_nothing_new_passes_on_the_frames_it_st
     full = materialization_metadata(run_prospect_to_cash(resources, job="accounts_flow", instance=instance,
                                                          full_resync=True))["sales/accounts"]
     assert full["dagster/row_count"] == gone["dagster/row_count"]
+
+
+def test_records_are_made_as_they_are_read_a_slice_of_columns_at_a_time():
+    """`Records`, what `write` hands a client: one record per payload row, in order, without its blanks
+    (a sync never blanks a field), whole floats as ints, values as Python's; by index and slice too."""
+    from p2c_assets.engine.sync import Records
+
+    payload = pd.DataFrame({"CustomerAccount": [f"C-{i}" for i in range(25)], "CreditLimit": [1.0] * 24 + [2.5],
+                            "Phone": [None] * 24 + ["555"]}, dtype=object)
+    records = Records(payload)
+    records.SLICE = 10  # three slices
+    made = list(records)
+    assert len(records) == len(made) == 25 and made[0] == {"CustomerAccount": "C-0", "CreditLimit": 1}
+    assert type(made[0]["CreditLimit"]) is int and made[24] == {"CustomerAccount": "C-24", "CreditLimit": 2.5,
+                                                                "Phone": "555"}
+    assert records[24] == records[-1] == made[24] and records[9:12] == made[9:12]
