@@ -247,8 +247,9 @@ class DataverseClient(ODataClient):
             url, params = delta_link, None
         else:
             url, params = self.api + entity_set, ({"$select": ",".join(select)} if select else None)
-        pages, deleted, next_delta = [], [], None  # a frame per page: opening the feed of a million rows
-        try:                                       # held a dict per row (330 MB) before it was made a frame
+        # a frame per page: opening the feed of a million rows held a dict per row before it was made a frame
+        pages, deleted, next_delta = [], [], None
+        try:
             for body in self._pages(url, params, self._prefer("odata.track-changes")):
                 rows = []
                 for row in body.get("value", []):

@@ -465,6 +465,6 @@ def _predict(template: FlowTemplate, plan: Plan, client: ServiceClient,
     pending = plan.mapped.loc[plan.payload.index]
     fields = [f for f in template.target_fields if f not in template.binds]
     comparison = compare(pending, target_pages(template, client, companies), template.target.key, fields)
-    predicted = [WriteOutcome(key, "updated" if key in comparison.held else "created")
+    predicted = [WriteOutcome((key,), "updated" if key in comparison.held else "created")
                  for key in plan.keys.loc[pending.index]]
     return _outcomes(pending.index, predicted), comparison.differences
