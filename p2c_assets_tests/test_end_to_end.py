@@ -11,7 +11,7 @@ import pytest
 
 from p2c_assets.defs.graph import GRAPH
 from p2c_assets.defs.partitions import Frames, LegalEntityFrames
-from p2c_assets.engine.mapping import legal_entities, map_rows, source_columns
+from p2c_assets.engine.mapping import FILTERED_OUT, legal_entities, map_rows, source_columns
 from p2c_assets.execution import execute, target_metadata
 from p2c_assets_tests.helpers import run_prospect_to_cash, sandbox_resources
 
@@ -208,27 +208,29 @@ def test_a_full_reconciliation_finds_drift_on_a_record_no_run_wrote_since(second
         == [(f"usmf|{customer['CustomerAccount']}", "OrganizationName", "Renamed in F&O")]
 
 
-def test_each_flow_loads_the_columns_it_maps_and_maps_them_as_from_the_whole_source(first_run):
-    """A step loads only the source columns its flows read (`source_columns`, `Frames`): for every flow
-    without a transform of its own, fewer columns, and the same mapped rows and legal entities."""
+def test_each_flow_loads_the_columns_and_rows_it_maps_and_maps_them_as_from_the_whole_source(first_run):
+    """A step loads only the source columns its flows read (`source_columns`) of the rows their row filter
+    keeps (`Frames.load_for`): for every flow without a transform of its own, fewer columns, for a flow with
+    a row filter fewer rows (counted as filtered out), and the same mapped rows and legal entities."""
     resources, _, instance = first_run
     settings = resources["flow_settings"].get()
-    pruned = []
+    pruned, filtered = [], []
     for template in settings.templates.values():
-        columns = source_columns(template)
-        if columns is None:
-            continue
         stored = Frames(LegalEntityFrames(), instance, GRAPH.source_of(template.name).key,
                         list(settings.companies))
-        whole, part = stored.load(), stored.load(columns)
-        assert len(part) == len(whole) and set(part.columns) < set(whole.columns), template.name
+        whole, part = stored.load(), stored.load_for(template)
+        assert len(part) + part.attrs.get(FILTERED_OUT, 0) == len(whole), template.name
         pd.testing.assert_frame_equal(map_rows(template, part, settings.companies),
                                       map_rows(template, whole, settings.companies))
         pd.testing.assert_series_equal(legal_entities(template, part, settings.companies),
-                                       legal_entities(template, whole, settings.companies))
-        if len(whole):
+                                       legal_entities(template, whole, settings.companies).loc[part.index])
+        if len(part) < len(whole):
+            filtered.append(template.name)
+        if source_columns(template) is not None and len(whole):
+            assert set(part.columns) < set(whole.columns), template.name
             pruned.append(template.name)
     assert {"accounts", "contacts", "contact_customers", "products"} <= set(pruned)
+    assert {"contacts", "contact_customers"} <= set(filtered)
 
 
 def _reconciliations(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:

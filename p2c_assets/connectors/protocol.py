@@ -14,7 +14,8 @@ path, and never asks which service it is talking to. Where the services differ, 
   a write does, such as creating products Active); F&O has no such row and answers None.
 
 Why here and not in the engine: the types that cross the seam (`AnyOf`, `Ref`, `Delta`, `WriteOutcome`,
-the key `fold` and `shared_strings`, which the ledger's stored sources use as the clients' frames do)
+the key `fold`, `shared_strings`, which the ledger's stored sources use as the clients' frames do, and the
+text held by pyarrow or as Python strings, `compact_text` and `as_objects`)
 are the clients' own vocabulary. Kept in the connector package, the clients speak
 it without importing the engine (pandera, the ledger, the templates), and the dependency runs one way:
 the engine imports the connectors through this one module.
@@ -28,13 +29,13 @@ from typing import Iterator, Mapping, Protocol, Sequence
 import pandas as pd
 
 from .errors import DeltaTokenExpired
-from .frames import compact_text, shared_strings
+from .frames import as_objects, compact_text, shared_strings
 from .http import RequestStats
 from .odata import fold
 from .writes import WriteOutcome
 
-__all__ = ["AnyOf", "Delta", "DeltaTokenExpired", "Ref", "ServiceClient", "WriteOutcome", "compact_text", "fold",
-           "shared_strings"]
+__all__ = ["AnyOf", "Delta", "DeltaTokenExpired", "Ref", "ServiceClient", "WriteOutcome", "as_objects",
+           "compact_text", "fold", "shared_strings"]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from p2c_assets.defs.partitions import (
 from p2c_assets.defs.reporting import check_summary, report_metadata, source_check, stored_check, target_checks
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.engine.extract import Patch, extract_changes
-from p2c_assets.engine.mapping import source_columns
 from p2c_assets.engine.settled import IDENTITY, code_digest, described
 from p2c_assets.engine.sync import sync
 from p2c_assets.flows.settings import Settings
@@ -185,7 +184,7 @@ def build_target_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
             if context.run.tags.get(RETRY_PARKED_TAG) == "true":
                 context.log.info(f"{flow}: {ledger.get().unpark(flow)} parked rows unparked")
             template = settings.templates[flow]
-            report = sync(template, frames[sources[flow]].load(source_columns(template)), client=client,
+            report = sync(template, frames[sources[flow]].load_for(template), client=client,
                           ledger=ledger.get(), companies=companies, full=config.full_resync,
                           dagster_run_id=context.run.run_id)
             context.log.info(f"{flow}: {dict(report.counts)} in {report.duration_s:.1f}s, {report.requests} requests")

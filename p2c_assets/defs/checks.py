@@ -19,7 +19,6 @@ from p2c_assets.defs.partitions import Frames, legal_entity_partitions, run_comp
 from p2c_assets.defs.reporting import table
 from p2c_assets.defs.resources import DataverseResource, FinOpsResource, FlowSettingsResource, LedgerResource
 from p2c_assets.connectors.protocol import AnyOf
-from p2c_assets.engine.mapping import source_columns
 from p2c_assets.engine.reconcile import missing_references, reconcile
 
 # a run carrying this tag with the value "full" reconciles every landed record against the whole target
@@ -94,7 +93,7 @@ def build_reconciliation(node: AssetNode, partitions: dg.PartitionsDefinition) -
         full = context.run.tags.get(RECONCILE_TAG) == "full"
         # each flow's source loaded when reconcile comes to it, with the columns its mapping reads
         flows = ((settings.templates[flow], frames[source]) for flow, source in sources.items())
-        result = reconcile(((t, stored.load(source_columns(t))) for t, stored in flows),
+        result = reconcile(((t, stored.load_for(t)) for t, stored in flows),
                            client=client_for(node.system, dataverse, finops), ledger=ledger.get(),
                            companies=run_companies(context.op_execution_context, settings.companies),
                            dagster_run_id=None if full else context.run.run_id)

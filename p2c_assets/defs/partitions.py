@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from p2c_assets.connectors.frames import as_objects
-from p2c_assets.engine.mapping import legal_entities
+from p2c_assets.engine.mapping import kept_rows, legal_entities, source_columns
 from p2c_assets.engine.settled import IDENTITY
 from p2c_assets.connectors.protocol import fold
 from p2c_assets.flows.template import FlowTemplate
@@ -98,7 +98,7 @@ class Stored:
 @dataclass(frozen=True)
 class Frames:
     """What a step gets for an input from a source asset: its frames stored for the run's partitions,
-    loaded when the step asks, with the columns it reads (`engine.mapping.source_columns`). A step's
+    loaded when the step asks, with the columns and rows its flow reads (`load_for`). A step's
     inputs live as long as the step, so a frame given as an input would stay whole in memory while the
     step writes; loaded by the step, it goes when the step is done with it, and the columns no flow of
     the step reads are never loaded (at 500,000 accounts, half the million contacts' memory)."""
@@ -108,10 +108,16 @@ class Frames:
     asset_key: dg.AssetKey
     partitions: list[str]
 
-    def load(self, columns: Iterable[str] | None = None) -> pd.DataFrame:
-        """The stored rows; `columns` only when given (None: all); their text as Python strings, one
-        object per distinct text of a column (`as_objects`: sources store it held by pyarrow)."""
-        return as_objects(self.manager.load(self.instance, self.asset_key, self.partitions, columns))
+    def load(self) -> pd.DataFrame:
+        """The stored rows, their text as Python strings, one object per distinct text of a column
+        (`as_objects`: sources store it held by pyarrow)."""
+        return as_objects(self.manager.load(self.instance, self.asset_key, self.partitions))
+
+    def load_for(self, template: FlowTemplate) -> pd.DataFrame:
+        """What a flow reads of the stored rows: the columns it reads (`source_columns`) of the rows its row
+        filter keeps (`kept_rows`), their text as Python strings; the others' text never is."""
+        frame = self.manager.load(self.instance, self.asset_key, self.partitions, source_columns(template))
+        return as_objects(kept_rows(template, frame))
 
 
 class LegalEntityFrames(dg.ConfigurableIOManager):

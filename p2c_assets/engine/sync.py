@@ -30,7 +30,7 @@ from p2c_assets.engine.binds import bind_rows
 from p2c_assets.engine.diff import compare, content_hashes, target_pages
 from p2c_assets.engine.keys import record_keys
 from p2c_assets.engine.ledger import RUN_OUTCOMES, WRITTEN, Ledger, RecordOutcome, States
-from p2c_assets.engine.mapping import legal_entities, map_rows
+from p2c_assets.engine.mapping import FILTERED_OUT, legal_entities, map_rows
 from p2c_assets.engine.references import References
 from p2c_assets.engine.settled import (Changes, Settled, SourceRows, by_row, changed_rows, fingerprints, remember,
                                        settled)
@@ -133,14 +133,15 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient
     counts = Counter({outcome: int(n) for outcome, n in per_row["outcome"].value_counts().items()})
     unchanged = changes.unchanged if changes else 0  # the rows not planned: as the flow settled with them
     counts += Counter(unchanged=unchanged)
-    filtered = len(source) - len(plan.mapped) - unchanged
+    extracted = _extracted(source)
+    filtered = extracted - len(plan.mapped) - unchanged
     if run_id is not None:
-        ledger.finish_run(run_id, counts=counts, requests=requests, extracted=len(source), filtered_out=filtered,
+        ledger.finish_run(run_id, counts=counts, requests=requests, extracted=extracted, filtered_out=filtered,
                           status="warning" if any(counts[o] for o in PROBLEMS) else "success")
         remember(ledger, template, companies, fingerprints(template, source_rows, companies, ledger),
                  _settled_with(template, plan, counts, companies, source_rows, changes))
     return SyncReport(
-        flow=template.name, extracted=len(source), filtered=filtered,
+        flow=template.name, extracted=extracted, filtered=filtered,
         filter_rule=template.row_filter, counts=counts, problems=_problems(plan, per_row),
         by_rule=plan.validation.by_rule, sample=plan.validation.sample, preview=plan.mapped.head(5),
         requests=requests, duration_s=time.monotonic() - started, dry_run=dry_run,
@@ -173,14 +174,20 @@ def _settled_report(template: FlowTemplate, source: pd.DataFrame, rows: int, *, 
     """A settled flow's run: every mapped row unchanged, as the last run left them; nothing mapped but a
     preview, nothing validated, hashed, compared, written or recorded beyond the run itself."""
     counts = Counter({"unchanged": rows})
+    extracted = _extracted(source)
     if run_id is not None:
-        ledger.finish_run(run_id, counts=counts, requests=0, extracted=len(source), filtered_out=len(source) - rows,
+        ledger.finish_run(run_id, counts=counts, requests=0, extracted=extracted, filtered_out=extracted - rows,
                           status="success")
     return SyncReport(
-        flow=template.name, extracted=len(source), filtered=len(source) - rows, filter_rule=template.row_filter,
+        flow=template.name, extracted=extracted, filtered=extracted - rows, filter_rule=template.row_filter,
         counts=counts, problems=pd.DataFrame(columns=PROBLEM_COLUMNS), by_rule=passed().by_rule,
         sample=passed().sample, preview=map_rows(template, source.head(PREVIEW_FROM), companies).head(5),
         requests=0, duration_s=time.monotonic() - started, dry_run=False, run_id=run_id, settled=True)
+
+
+def _extracted(source: pd.DataFrame) -> int:
+    """The source rows extracted: those given, and those the row filter left out before (`kept_rows`)."""
+    return len(source) + source.attrs.get(FILTERED_OUT, 0)
 
 
 def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient, ledger: Ledger,

@@ -11,7 +11,7 @@ from p2c_assets.engine.diff import compare, content_hashes
 from p2c_assets.engine.values import normal
 
 
-def test_content_hashes_are_sha256_of_each_rows_json_as_the_ledger_recorded_them():
+def test_content_hashes_are_sha256_of_each_rows_json_as_the_ledger_recorded_them(monkeypatch):
     """Put together column by column, they must stay the characters `json.dumps` makes of the row: a
     different text would make every landed record look changed and be written again."""
     frame = pd.DataFrame({
@@ -28,6 +28,11 @@ def test_content_hashes_are_sha256_of_each_rows_json_as_the_ledger_recorded_them
                                           default=str).encode()).hexdigest()[:32] for row in frame.index]
     assert content_hashes(frame).tolist() == expected
     assert content_hashes(frame).nunique() == len(frame)  # 1 and True and "1" differ; NaN is null
+    # made a few rows at a time (memory), they are the same, by the same row labels
+    frame.index = [50, 40, 30, 20, 10]
+    monkeypatch.setattr("p2c_assets.engine.diff.HASHED_AT_ONCE", 2)
+    hashes = content_hashes(frame)
+    assert hashes.tolist() == expected and hashes.index.tolist() == [50, 40, 30, 20, 10]
 
 
 def test_compare_finds_each_difference_once_whether_the_target_comes_whole_or_a_page_at_a_time():
