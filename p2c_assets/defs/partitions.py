@@ -35,7 +35,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from p2c_assets.connectors.frames import as_objects
+from p2c_assets.connectors.frames import as_objects, release_unused
 from p2c_assets.engine.mapping import kept_rows, legal_entities, source_columns
 from p2c_assets.engine.settled import IDENTITY
 from p2c_assets.connectors.protocol import fold
@@ -117,7 +117,10 @@ class Frames:
         """What a flow reads of the stored rows: the columns it reads (`source_columns`) of the rows its row
         filter keeps (`kept_rows`), their text as Python strings; the others' text never is."""
         frame = self.manager.load(self.instance, self.asset_key, self.partitions, source_columns(template))
-        return as_objects(kept_rows(template, frame))
+        rows = kept_rows(template, frame)
+        del frame  # the rows left out go before the kept ones' text is made Python strings
+        release_unused()
+        return as_objects(rows)
 
 
 class LegalEntityFrames(dg.ConfigurableIOManager):
