@@ -23,6 +23,7 @@ from contextlib import nullcontext
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from p2c_assets.connectors.protocol import ServiceClient, WriteOutcome, fold
@@ -213,13 +214,13 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceCl
     # a duplicate is rejected with its twin, unless the twin is another company's: the holder stays
     twinned = keys[own].map(fold).duplicated(keep=False).reindex(mapped.index, fill_value=False)
     settled = pd.Series(False, index=mapped.index) if full else landed & same & ~twinned & own
-    checked = validate(BY_ENTITY_SET[template.target.entity_set], mapped[~settled & own],
+    checked = validate(BY_ENTITY_SET[template.target.entity_set], _only(mapped, (~settled & own).to_numpy()),
                        _value_map_hint(template))
     # an unmapped legal entity explains the blank company field (and the key) better than validation
     reasons = _unmapped_company(template, mapped, source).combine_first(checked.reasons).combine_first(foreign)
-    valid = mapped.drop(index=reasons.index)
+    valid = _without(mapped, reasons.index)
     blocked = _blocked_rows(template, valid, entities, ledger)
-    valid = valid.drop(index=blocked)
+    valid = _without(valid, blocked)
     same, landed = same.reindex(valid.index), landed.reindex(valid.index)
     # kept failing past max_attempts and not changed at the source since: wait for an unpark
     parked = [] if full else list(valid.index[(same & state["parked"].eq(True).reindex(valid.index)).to_numpy()])
@@ -229,9 +230,21 @@ def plan_rows(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceCl
     handed_over = landed if template.handover else pd.Series(False, index=valid.index)
     unchanged = pd.Series(False, index=valid.index) if full else landed & same
     changed = valid.index[~valid.index.isin(parked) & ~handed_over.to_numpy() & ~unchanged.to_numpy()]
-    payload, bind_reasons = _bound(template, valid.loc[changed], client)
+    payload, bind_reasons = _bound(template, _only(valid, valid.index.isin(changed)), client)
     return Plan(mapped, keys, hashes, entities, pd.concat([reasons, bind_reasons]), blocked, parked,
                 payload, states, checked, settled, list(foreign.index), probes)
+
+
+def _only(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The rows of `frame` where `rows` (booleans) is true; `frame` itself when it is true everywhere. Why:
+    in a first sync every mapped row is validated, valid and written, and each selection of all of them
+    was a copy of the mapped rows (at 765,000 contact persons, 60 MB a copy)."""
+    return frame if rows.all() else frame[rows]
+
+
+def _without(frame: pd.DataFrame, rows) -> pd.DataFrame:
+    """`frame` without the rows labelled `rows`; `frame` itself when there are none (`_only`)."""
+    return frame.drop(index=rows) if len(rows) else frame
 
 
 def row_states(states: States, keys: pd.Series) -> pd.DataFrame:
