@@ -247,9 +247,11 @@ def _without(frame: pd.DataFrame, rows) -> pd.DataFrame:
     return frame.drop(index=rows) if len(rows) else frame
 
 
-def row_states(states: States, keys: pd.Series) -> pd.DataFrame:
-    """Each row's ledger state (by the row's index; all None for a record the ledger does not know)."""
-    frame = states.frame.reindex(keys.tolist()).set_axis(keys.index)
+def row_states(states: States, keys: pd.Series, columns: list[str] | None = None) -> pd.DataFrame:
+    """Each row's ledger state (by the row's index; all None for a record the ledger does not know); only
+    `columns` when given (a frame as long as the rows is made of each, three times over)."""
+    frame = states.frame if columns is None else states.frame[columns]
+    frame = frame.reindex(keys.tolist()).set_axis(keys.index)
     return frame.astype(object).where(frame.notna(), None)
 
 
@@ -375,7 +377,7 @@ def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size:
     if payload.empty:
         return _outcomes([], [])
     # rows the ledger saw land are in the target: the client need not look them up
-    landed = row_states(plan.states, plan.keys.loc[payload.index])["outcome"].isin(LANDED)
+    landed = row_states(plan.states, plan.keys.loc[payload.index], ["outcome"])["outcome"].isin(LANDED)
     outcomes = _outcomes(payload.index, client.upsert_many(
         template.target.entity_set, Records(payload), key=list(template.target.key), batch_size=batch_size,
         landed=landed.tolist()))
@@ -404,7 +406,7 @@ def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size:
 def outcome_per_row(plan: Plan, outcomes: pd.DataFrame) -> pd.DataFrame:
     """Every mapped row's outcome, target_id, code and message (by the row's index), column-wise:
     rejected over blocked over parked over what the write said; unchanged otherwise."""
-    state = row_states(plan.states, plan.keys)
+    state = row_states(plan.states, plan.keys, ["target_id", "attempts", "error_message"])
     per_row = pd.DataFrame({"outcome": "unchanged", "target_id": state["target_id"], "code": None, "message": None},
                            index=plan.mapped.index, columns=OUTCOME_COLUMNS, dtype=object)
     if len(outcomes):
@@ -441,7 +443,7 @@ def ledger_rows(template: FlowTemplate, plan: Plan, per_row: pd.DataFrame) -> It
 
 def _parks(plan: Plan, per_row: pd.DataFrame, ledger: Ledger) -> pd.Series:
     """Rows whose failure in this run parked them: one more failure reached max_attempts."""
-    state = row_states(plan.states, plan.keys)
+    state = row_states(plan.states, plan.keys, ["attempts", "outcome"])
     attempts = pd.to_numeric(state["attempts"]).fillna(0).where(state["outcome"].eq("failed"), 0)
     return per_row["outcome"].eq("failed") & (attempts + 1 >= ledger.max_attempts)
 
