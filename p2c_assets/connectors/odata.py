@@ -58,8 +58,15 @@ def fold(value):
     duplicate of the other. Every place that matches keys uses this one function: the connectors'
     upserts (``writes.match_key``) and, through ``connectors.protocol``, the engine's references,
     record keys (``engine.keys.KeyIndex``) and diffs.
+
+    A text already without capitals is given back as it is, not as the equal copy ``lower()`` makes:
+    folded keys and GUIDs are kept by the hundred thousand (a legal entity, a GUID), and the copy is
+    50 bytes or more each.
     """
-    return value.lower() if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    lowered = value.lower()
+    return value if lowered == value else lowered
 
 
 def eq(name: str, value: object) -> str:

@@ -6,7 +6,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from p2c_assets.connectors.odata import any_of, chunk_keys, entity_path, key_predicate, literal
+from p2c_assets.connectors.odata import any_of, chunk_keys, entity_path, fold, key_predicate, literal
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -58,3 +58,13 @@ def test_chunk_keys_counts_a_shared_company_prefix_once():
     assert [k for c in chunks for k in c] == keys
     assert all(len(quote(any_of(["dataAreaId", "CustomerAccount"], c), safe="")) < 8000 for c in chunks)
     assert len(chunks) <= 6
+
+
+def test_fold_lowers_text_as_str_lower_does_and_keeps_a_text_without_capitals_itself():
+    """Folded keys are compared, not changed: `ß` stays (`casefold` would make it `ss`), anything but text
+    is given back as it is, and a text already folded is the same object (no copy per key held)."""
+    guid = str(uuid.UUID(int=7))
+    assert fold("ACC-STRAßE-1") == "acc-straße-1" and fold(12) == 12 and fold(None) is None
+    assert fold(guid) is guid and fold("usmf") == "usmf"
+    upper = "USMF"
+    assert fold(upper) == "usmf" and upper == "USMF"
