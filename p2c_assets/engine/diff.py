@@ -75,9 +75,10 @@ class Comparison:
 
 
 def compare(mapped: pd.DataFrame, target: pd.DataFrame | Iterable[pd.DataFrame], key: tuple[str, ...],
-            fields: list[str]) -> Comparison:
+            fields: list[str], keys: pd.Series | None = None) -> Comparison:
     """Each mapped row against the target's record with its key (the first one read, matched as the
     target matches keys: `fold`), field by field; differences in the mapped rows' order, field by field.
+    `keys`: the mapped rows' record keys, when the caller has them (not made twice).
 
     `target` may be a read's pages (`target_pages`): each page is compared and dropped, so the target is
     never whole in memory (reading back 500,000 customers whole was the reconciliation's peak); the
@@ -85,7 +86,7 @@ def compare(mapped: pd.DataFrame, target: pd.DataFrame | Iterable[pd.DataFrame],
     """
     key = list(key)
     fields = [f for f in fields if f in mapped and f not in key]
-    shown = record_keys(mapped, key)
+    shown = record_keys(mapped, key) if keys is None else keys
     codes, distinct = pd.factorize(shown.map(fold).to_numpy())
     lookup = pd.Index(distinct)  # folded key -> its code; the rows of a code are `order[bounds[c]:bounds[c + 1]]`
     order = np.argsort(codes, kind="stable")

@@ -76,15 +76,17 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
         else:
             every = state.rows if state is not None else len(landed)
             landed &= written
-            wanted = landed | gone
+            wanted = landed | gone if gone else landed  # not a copy of 765,000 keys for nothing
             target = target_pages(template, client, companies,
                                   where=_by_key(wanted, every, mapped, template.target.key)) \
                 if wanted else pd.DataFrame(columns=list(template.target.key))
-        mapped = mapped[keys.isin(landed)]
+        kept = keys.isin(landed).to_numpy()
+        if not kept.all():  # a first sync's reconciliation keeps every row: no copy of them
+            mapped, keys = mapped[kept], keys[kept]
         compared += len(mapped)
         # a record handed over is the target's: only that it is there is compared
         fields = [] if template.handover else [f for f in template.target_fields if f not in template.binds]
-        comparison = compare(mapped, target, template.target.key, fields)
+        comparison = compare(mapped, target, template.target.key, fields, keys=keys)
         found.append(comparison.differences.assign(flow=template.name))
         orphans = sorted(k for k in gone if k in comparison.held)
         found.append(pd.DataFrame({"key": orphans, "field": "(record)", "source": "missing in source",
