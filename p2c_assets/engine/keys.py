@@ -21,12 +21,15 @@ SEPARATOR = "|"
 
 
 def record_keys(frame: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
-    """The key text of every row of `frame`, from its `columns` (same index as `frame`)."""
+    """The key text of every row of `frame`, from its `columns` (same index as `frame`). Each key is made
+    at once from its parts (`str.join`), not part by part as `Series.str.cat` makes them: a string per
+    row and part thrown away, which at 383,000 contact persons left the process 40 MB larger."""
     columns = list(columns)
     if frame.empty:
         return pd.Series([], dtype=object, index=frame.index)
-    parts = [normal_column(frame[c]).map(lambda v: "" if v is None else str(v)) for c in columns]
-    return parts[0].str.cat(parts[1:], sep=SEPARATOR) if len(parts) > 1 else parts[0]
+    parts = [["" if v is None else str(v) for v in normal_column(frame[c]).tolist()] for c in columns]
+    keys = list(map(SEPARATOR.join, zip(*parts))) if len(parts) > 1 else parts[0]
+    return pd.Series(keys, index=frame.index, dtype=object)
 
 
 class KeyIndex:
