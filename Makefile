@@ -9,11 +9,6 @@ BIN := $(VENV)/bin
 # (Dagster reads it only from DAGSTER_HOME; one elsewhere in the current folder draws a warning): run
 # history survives restarts under .dagster_home/, p2c demo's runs show in the UI, telemetry stays off.
 DG := . $(CURDIR)/$(BIN)/activate && DAGSTER_HOME=$(CURDIR) dg
-# Python's objects from the C library's heap, not pymalloc's arenas: what a step freed then goes back to the
-# system when the step ends (`release_unused`); pymalloc keeps every 1 MB arena one live object is left in,
-# and a run's later steps started 300 MB larger at 500,000 accounts. Every process below inherits it: the
-# demo, the tests, `dg dev` and the runs it launches. deploy/Dockerfile sets it for the image.
-export PYTHONMALLOC := malloc
 
 $(BIN)/.installed: requirements.lock pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -29,10 +29,6 @@ the whole job. Requests are counted where they leave the process (`requests`' tr
 every thread), by the service they go to: the writers' requests, extraction, preflight, checks and
 F&O blob storage alike; token requests are counted apart and in neither service.
 
-The client runs with Python's objects allocated from the C heap (`PYTHONMALLOC=malloc`), as the Makefile
-and deploy/Dockerfile run every process: the script starts itself again so when PYTHONMALLOC is not set
-(`PYTHONMALLOC=pymalloc` measures Python's default allocator).
-
 At the end, unless `--skip-sdk`: benchmarks/dataverse_writer.py (the project's Dataverse writer
 beside Microsoft's official SDK on `--sdk-rows` accounts, its own TLS sandbox) run as a subprocess
 after the graph's sandbox has stopped, its table passed through as it prints it.
@@ -113,8 +109,7 @@ def machine() -> str:
     except (OSError, subprocess.SubprocessError):
         commit = "?"
     return (f"machine: {os.cpu_count()} cores, {ram}, {platform.system()} {platform.machine()}, "
-            f"Python {platform.python_version()} (PYTHONMALLOC={os.environ.get('PYTHONMALLOC')}); {load} at the start; "
-            f"commit {commit}")
+            f"Python {platform.python_version()}; {load} at the start; commit {commit}")
 
 
 # --- counting -------------------------------------------------------------------------------------------
@@ -501,8 +496,6 @@ def seed(data: Path, scale: int, products_active: bool = False) -> None:
 
 
 def main() -> None:
-    if "PYTHONMALLOC" not in os.environ:  # the client as the Makefile and the image run it (README, Memory)
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONMALLOC": "malloc"})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=100_000, help="Sales accounts seeded (default 100,000)")
     parser.add_argument("--skip-sdk", action="store_true", help="leave out the Dataverse writer vs SDK comparison")

@@ -64,10 +64,5 @@ def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
 def release_unused() -> None:
     """Give back to the system the memory the process has freed but its allocator still holds (pyarrow's
     pool: the C library's heap, `malloc_trim`), as a step ends: a step that read a million contacts left
-    the process 375 MB larger than before it, and every later step started from there.
-
-    Python's own objects come from that heap too when the process runs with `PYTHONMALLOC=malloc`, as the
-    Makefile and deploy/Dockerfile run it. Python's default allocator keeps every 1 MB arena that one live
-    object is left in: at 100,000 accounts the steps after the master data's started 90 MB larger than
-    the first ones, at 500,000 accounts 300 MB."""
+    the process 375 MB larger than before it, and every later step started from there."""
     pa.default_memory_pool().release_unused()

@@ -3,10 +3,6 @@ as_objects: text held by pyarrow, and back."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 
@@ -69,34 +65,3 @@ def test_pyarrow_allocates_from_the_c_heap():
     del text
     release_unused()
     assert pa.total_allocated_bytes() == before
-
-
-RELEASED = """
-from p2c_assets.connectors.frames import release_unused
-
-def rss():
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) * 1024
-
-start = rss()
-texts = [f"CON-{i:07d}-{'x' * (i % 40)}" for i in range(1_000_000)]
-kept = texts[::1000]  # a survivor here and there, as a step leaves its long-lived objects
-grown = rss()
-del texts
-release_unused()
-print((grown - rss()) / (grown - start))
-"""
-
-
-def test_a_step_gives_back_what_its_python_objects_took_when_they_come_from_the_c_heap():
-    """Under `PYTHONMALLOC=malloc`, as the Makefile and the image run every process, a million strings
-    freed go back to the system at `release_unused` though some of their neighbours live on; under
-    Python's default allocator the arenas those few survivors sit in stay the process's (why the
-    setting is made: a run's later steps started 300 MB larger at 500,000 accounts)."""
-    def share_given_back(allocator: str) -> float:
-        env = {**os.environ, "PYTHONMALLOC": allocator}
-        return float(subprocess.run([sys.executable, "-c", RELEASED], env=env, capture_output=True, text=True,
-                                    check=True).stdout)
-
-    assert share_given_back("malloc") > 0.8
-    assert share_given_back("pymalloc") < 0.5
