@@ -23,7 +23,7 @@ SEPARATOR = "|"
 def record_keys(frame: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
     """The key text of every row of `frame`, from its `columns` (same index as `frame`). Each key is made
     at once from its parts (`str.join`), not part by part as `Series.str.cat` makes them: a string per
-    row and part thrown away, which at 383,000 contact persons left the process 40 MB larger."""
+    row and part thrown away (the step grew by 72 MB making 383,000 contact persons' keys so)."""
     columns = list(columns)
     if frame.empty:
         return pd.Series([], dtype=object, index=frame.index)
