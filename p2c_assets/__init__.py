@@ -10,10 +10,15 @@ pyarrow, which holds the text of the frames source assets extract (`connectors.f
 allocates from the C library's heap (its system pool) rather than its bundled mimalloc: extracting
 500,000 contacts peaked at 701 MB instead of 847, and at the end of a step the memory the step freed
 goes back to the system (`connectors.frames.release_unused`) instead of staying with the process.
+Large blocks always come straight from the system and go back to it when freed
+(`connectors.frames.large_blocks_from_the_system`): the C library otherwise comes to keep them in its heap.
 """
 
 import pandas as pd
 import pyarrow as pa
 
+from p2c_assets.connectors.frames import large_blocks_from_the_system
+
 pd.set_option("mode.copy_on_write", True)
 pa.set_memory_pool(pa.system_memory_pool())
+large_blocks_from_the_system()

@@ -3,7 +3,13 @@ as_objects: text held by pyarrow, and back."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 import pandas as pd
 
 from p2c_assets.connectors.base import concat, frame
@@ -65,3 +71,36 @@ def test_pyarrow_allocates_from_the_c_heap():
     del text
     release_unused()
     assert pa.total_allocated_bytes() == before
+
+
+BLOCKS = """
+import ctypes, ctypes.util, sys
+if sys.argv[1] == "p2c":
+    import p2c_assets  # the setting is made on import
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc.mallinfo2.restype = MallInfo2
+first = bytearray(8 * 2 ** 20)  # from the system, then freed: glibc raises its threshold to 8 MB
+del first
+before = libc.mallinfo2().hblkhd
+blocks = [bytearray(2 ** 20) for _ in range(40)]
+during = libc.mallinfo2().hblkhd
+del blocks
+print((during - before) // 2 ** 20, (libc.mallinfo2().hblkhd - before) // 2 ** 20)
+"""
+
+
+@pytest.mark.skipif(not hasattr(ctypes.CDLL(ctypes.util.find_library("c")), "mallinfo2"),
+                    reason="not glibc 2.33 or later: no mallinfo2 to see where blocks come from")
+def test_large_blocks_come_from_the_system_and_go_back_to_it_after_a_larger_one_was_freed():
+    """After an 8 MB block is freed, glibc alone serves 1 MB blocks from its heap (where what is freed
+    stays); with `p2c_assets` imported (`large_blocks_from_the_system`) they come from the system, and go
+    back to it when freed. Each in a fresh interpreter: the test process's heap has room of its own."""
+    def mapped_mb(setting: str) -> list[int]:
+        answer = subprocess.run([sys.executable, "-c", BLOCKS, setting], capture_output=True, text=True, check=True)
+        return [int(n) for n in answer.stdout.split()]
+
+    assert mapped_mb("p2c") == [40, 0]  # 40 MB mapped while they live, none once freed
+    assert mapped_mb("glibc")[0] < 40  # the control: glibc's own raised threshold kept them in its heap
