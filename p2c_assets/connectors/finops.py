@@ -105,7 +105,7 @@ class FinOpsClient(ODataClient):
         return None
 
     def upsert_many(self, entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],
-                    batch_size: int = MAX_BATCH, *, landed: Sequence[bool] | None = None) -> list[WriteOutcome]:
+                    batch_size: int = MAX_BATCH, *, landed: Sequence[bool] | None = None) -> Sequence[WriteOutcome]:
         """Insert or update ``rows`` by ``key``; one ``WriteOutcome`` per row, in row order: a package
         import from ``package_threshold`` rows on (entities with a Data management name), else ``$batch``.
         ``landed`` (``ServiceClient``): the package route reports those rows updated without looking them up

@@ -32,8 +32,8 @@ order, and makes no copy of it (a row that carries its company, as the flows' ro
 completed). The engine makes each row as it is read (`engine.sync.Records`), so no one holds them all.
 Per row it keeps only what the outcome needs (its key): each row is written into its package as it
 comes, a compressed zip (a few MB at 500,000 rows), which keys the target holds is one flag per row
-(the target's keys, folded, only while the read lasts), the outcomes go straight into the result list, and an
-error file is read a row at a time.
+(the target's keys, folded, only while the read lasts), the keys seen go once every row is read, each
+outcome is made when the caller reads it (`Outcomes`), and an error file is read a row at a time.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ import os
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 from xml.etree import ElementTree as ET
@@ -56,7 +57,7 @@ from p2c_assets.schemas.microsoft import data_management_name
 from .errors import ServiceError
 from .http import HttpSession
 from .odata import fold, key_predicate
-from .writes import KeyCheck, PendingRow, WriteOutcome
+from .writes import KeyCheck, WriteOutcome
 
 if TYPE_CHECKING:
     from .finops import FinOpsClient
@@ -152,78 +153,108 @@ class Package:
 
 @dataclass(frozen=True)
 class _Group:
-    """The rows of one package: one legal entity, one set of columns; each row's index and key (its
-    values are in the package, written as it came)."""
+    """The rows of one package: one legal entity, one set of columns; each row's index (its key is in
+    the call's `keys`, its values in the package, written as it came)."""
 
     company: str
     package: Package
-    rows: list[PendingRow]
+    rows: array = field(default_factory=lambda: array("q"))
+
+
+class Outcomes(Sequence[WriteOutcome]):
+    """One `WriteOutcome` per row of a package write, in row order, each made when it is asked for.
+
+    Why: at 765,000 contact persons, an outcome object and a key predicate per row, made up front, were
+    130 MB beside what the engine makes of them (it reads each outcome once, into its columns). Kept per
+    row: its key values and one byte (created or updated); the rows that failed keep their outcome."""
+
+    STATUSES = ("created", "updated")
+
+    def __init__(self, fields: Sequence[str], keys: list[tuple], updated: bytearray,
+                 failed: dict[int, WriteOutcome]):
+        self.fields, self.keys, self.updated, self.failed = list(fields), keys, updated, failed
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]
+        if (outcome := self.failed.get(index)) is not None:
+            return outcome
+        key = self.keys[index]
+        return WriteOutcome(key, self.STATUSES[self.updated[index]],
+                            target_id=key_predicate(dict(zip(self.fields, key))))
 
 
 def upsert(client: FinOpsClient, entity_set: str, rows: Sequence[Mapping[str, object]],
            key: list[str], poll: PollPolicy = PollPolicy(),
-           landed: Sequence[bool] | None = None) -> list[WriteOutcome]:
+           landed: Sequence[bool] | None = None) -> Outcomes:
     """Insert or update ``rows`` by ``key`` through package imports; one outcome per row, in order.
     ``landed[i]`` True: the caller knows row ``i`` is in the target (``ServiceClient.upsert_many``), so it
     is reported updated without a look-up.
 
     ``rows`` are read once, in order, each written into its package as it comes: a sequence that makes
-    its rows as they are asked for (the engine's) is never held whole, here or by the caller."""
+    its rows as they are asked for (the engine's) is never held whole, here or by the caller. The keys
+    seen (to refuse a key given twice) go once every row is read, before the imports."""
     name, check = data_management_name(entity_set), KeyCheck(entity_set, key)
-    results: list[WriteOutcome | None] = [None] * len(rows)
+    keys: list[tuple] = []
+    failed: dict[int, WriteOutcome] = {}
     groups: dict[tuple, _Group] = {}
     for index, row in enumerate(rows):
         row = client._complete(row, key)
         values, refused = check(index, row)
+        keys.append(values)
         if refused is not None:
-            results[index] = refused
+            failed[index] = refused
             continue
         company = str(row.get(COMPANY_FIELD) or client.company).lower()
         columns = tuple(sorted(c for c in row if c != COMPANY_FIELD))
         if (group := groups.get((company, columns))) is None:
-            group = groups[company, columns] = _Group(company, Package(name, columns), [])
+            group = groups[company, columns] = _Group(company, Package(name, columns))
         group.package.add(row)
-        group.rows.append(PendingRow(index, values, None))
+        group.rows.append(index)
+    del check
+    existing = bytearray(len(keys))
     if groups:
-        existing = _existing(client, entity_set, key, [r for g in groups.values() for r in g.rows], len(rows),
-                             landed)
+        existing = _existing(client, entity_set, key, keys, [g.rows for g in groups.values()], landed)
         blobs = HttpSession("Azure Blob storage", _SignedUrls(), timeout=client.http.timeout,
                             max_concurrency=1, retry=client.http.retry)
         blobs.stats = client.http.stats  # the bulk route's requests count as the client's
         try:
             for group in groups.values():
-                job = _ImportJob(client, blobs, entity_set, key, group, poll)
-                for r, outcome in zip(group.rows, job.run(existing)):
-                    results[r.index] = outcome
+                failed.update(_ImportJob(client, blobs, entity_set, key, group, poll).run(keys, existing))
         finally:
             blobs.close()
-    return results
+    return Outcomes(key, keys, existing, failed)
 
 
-def _existing(client: FinOpsClient, entity_set: str, key: list[str], pending: list[PendingRow],
-              count: int, landed: Sequence[bool] | None) -> bytearray:
-    """Per row (by index, ``count`` of them), 1 where the target holds its key: the rows the caller knows
-    ``landed`` without a look-up, the others by one read of the key fields in the companies written
-    (none when every row landed before). The target's keys are kept while the rows are looked up, as
-    CSV text folded, as F&O compares them: a first load of 765,000 contact persons into an empty entity
-    then keeps nothing, where the rows' own keys took 170 MB."""
-    held = bytearray(count)
+def _existing(client: FinOpsClient, entity_set: str, key: list[str], keys: list[tuple],
+              groups: list[array], landed: Sequence[bool] | None) -> bytearray:
+    """Per row (by index, one per key of `keys`), 1 where the target holds its key: the rows of `groups`
+    the caller knows ``landed`` without a look-up, the others by one read of the key fields in the
+    companies written (none when every row landed before). The target's keys are kept while the rows
+    are looked up, as CSV text folded, as F&O compares them: a first load of 765,000 contact persons into
+    an empty entity then keeps nothing, where the rows' own keys took 170 MB."""
+    held = bytearray(len(keys))
     unknown = []
-    for r in pending:
-        if landed is not None and landed[r.index]:
-            held[r.index] = 1
-        else:
-            unknown.append(r)
+    for rows in groups:
+        for index in rows:
+            if landed is not None and landed[index]:
+                held[index] = 1
+            else:
+                unknown.append(index)
     if not unknown:
         return held
-    companies = (sorted({str(r.key[key.index(COMPANY_FIELD)]) for r in unknown})
+    companies = (sorted({str(keys[i][key.index(COMPANY_FIELD)]) for i in unknown})
                  if COMPANY_FIELD in key else None)
     target: set[tuple] = set()
     for page in client.iter_pages(entity_set, select=key, companies=companies):
         target.update(_text(values) for values in page[key].itertuples(index=False, name=None))
-    for r in unknown:
-        if _text(r.key) in target:
-            held[r.index] = 1
+    for index in unknown:
+        if _text(keys[index]) in target:
+            held[index] = 1
     return held
 
 
@@ -302,8 +333,9 @@ class _ImportJob:
         """A key as it reads in an error file (the company is the package's)."""
         return _text(self.group.company if f == COMPANY_FIELD else v for f, v in zip(self.key, values))
 
-    def run(self, existing: bytearray) -> list[WriteOutcome]:
-        """The outcome of each row of the group, in its order; ``existing``: ``_existing``'s flags."""
+    def run(self, keys: list[tuple], existing: bytearray) -> dict[int, WriteOutcome]:
+        """The outcome of each row of the group that failed, by row index (the others landed: `existing`
+        says created or updated); `keys`: every row's key values, by index."""
         rows, started = self.group.rows, time.monotonic()
         try:
             status = self._import()
@@ -311,23 +343,19 @@ class _ImportJob:
             whole = None if status in ("Succeeded", "PartiallySucceeded") else self._execution_error(status)
         except ServiceError as exc:  # F&O refused the package itself: every row fails with why
             code = exc.code or f"HTTP {exc.status}"
-            return [WriteOutcome(r.key, "failed", error_code=code, error_message=exc.detail) for r in rows]
-        outcomes = []
-        for r in rows:
-            why = refused.get(self._text_key(r.key), whole) if refused else whole
-            if why is not None:
-                code, message = why
-                outcomes.append(WriteOutcome(r.key, "failed", error_code=code, error_message=(
-                    f"{message} (F&O Data management execution {self.execution}, "
-                    f"entity {self.name})")))
-            else:
-                outcomes.append(WriteOutcome(r.key, "updated" if existing[r.index] else "created",
-                                             target_id=key_predicate(r.key_dict(self.key))))
-        failed = sum(o.status == "failed" for o in outcomes)
+            return {i: WriteOutcome(keys[i], "failed", error_code=code, error_message=exc.detail) for i in rows}
+        failed = {}
+        if refused or whole is not None:
+            for index in rows:
+                why = refused.get(self._text_key(keys[index]), whole) if refused else whole
+                if why is not None:
+                    code, message = why
+                    failed[index] = WriteOutcome(keys[index], "failed", error_code=code, error_message=(
+                        f"{message} (F&O Data management execution {self.execution}, entity {self.name})"))
         log.info("%s package import into %s (%s): execution %s %s, %d rows, %d refused, %.1f s",
                  self.client.service, self.entity_set, self.group.company, self.execution, status,
-                 len(rows), failed, time.monotonic() - started)
-        return outcomes
+                 len(rows), len(failed), time.monotonic() - started)
+        return failed
 
     def _import(self) -> str:
         """Upload the package, start its import, wait for it; the final status."""

@@ -110,7 +110,7 @@ class ServiceClient(Protocol):
         the service knows records only by their key fields."""
 
     def upsert_many(self, entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],
-                    batch_size: int = ..., *, landed: Sequence[bool] | None = None) -> list[WriteOutcome]:
+                    batch_size: int = ..., *, landed: Sequence[bool] | None = None) -> Sequence[WriteOutcome]:
         """Insert or update `rows` by the `key` fields; one outcome per row, in row order.
 
         `landed[i]` True: the caller knows row `i` is in the target (the engine's ledger saw it land),

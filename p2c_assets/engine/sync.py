@@ -364,10 +364,16 @@ OUTCOME_COLUMNS = ["outcome", "target_id", "code", "message"]
 
 
 def _outcomes(rows, results) -> pd.DataFrame:
-    """Outcomes by row, a column each (`OUTCOME_COLUMNS`): `results` (`WriteOutcome`s, one per row) made
-    into four columns at once, not a tuple per row."""
-    return pd.DataFrame({"outcome": [r.status for r in results], "target_id": [r.target_id for r in results],
-                         "code": [r.error_code for r in results], "message": [r.error_message for r in results]},
+    """Outcomes by row, a column each (`OUTCOME_COLUMNS`): `results` (`WriteOutcome`s, one per row) read
+    once, into four columns, not a tuple per row (a client may make each outcome as it is read:
+    `connectors.packages.Outcomes`)."""
+    outcome, target_id, code, message = [], [], [], []
+    for r in results:
+        outcome.append(r.status)
+        target_id.append(r.target_id)
+        code.append(r.error_code)
+        message.append(r.error_message)
+    return pd.DataFrame({"outcome": outcome, "target_id": target_id, "code": code, "message": message},
                         index=pd.Index(rows), columns=OUTCOME_COLUMNS, dtype=object)
 
 

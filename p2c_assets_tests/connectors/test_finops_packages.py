@@ -52,6 +52,11 @@ def test_a_large_write_lands_through_one_package_per_company_with_an_outcome_per
     assert [o.status for o in outcomes] == ["updated"] * 2 + ["created"] * 2998
     assert [o.key for o in outcomes] == [(r.get("dataAreaId", "usmf"), r["CustomerAccount"]) for r in rows]
     assert outcomes[0].target_id == f"dataAreaId='usmf',CustomerAccount='{tag}-00000'"
+    # made as they are read (`packages.Outcomes`), by position like a list's
+    assert outcomes[-1] == outcomes[2999] == outcomes[2998:][1] != outcomes[0]
+    assert outcomes[-1].target_id == f"dataAreaId='demf',CustomerAccount='{tag}-02999'"
+    with pytest.raises(IndexError):
+        outcomes[3000]
     # far fewer requests than $batch's 4 per 1,000 rows: one key read, then per package
     # GetAzureWriteUrl, the blob PUT, ImportFromPackage and a few status polls
     assert bulk.stats.since(before).requests < 30
