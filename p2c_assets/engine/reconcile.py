@@ -75,7 +75,8 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
             target = target_pages(template, client, companies)
         else:
             every = state.rows if state is not None else len(landed)
-            landed &= written
+            if landed is not written:  # a set intersected with itself is copied whole (765,000 keys)
+                landed &= written
             wanted = landed | gone if gone else landed  # not a copy of 765,000 keys for nothing
             target = target_pages(template, client, companies,
                                   where=_by_key(wanted, every, mapped, template.target.key)) \
