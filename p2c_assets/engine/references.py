@@ -43,10 +43,16 @@ class References:
         asked = self._asked.setdefault(which, set())
         wanted = {fold(v): v for v in among if not _blank(v) and fold(v) not in asked}
         if wanted:
-            keys = self._keys(entity_set, key, wanted.values())
-            found.update(self._read(which, AnyOf((key,), tuple((k,) for k in keys))) if keys else {})
+            found.update(self.read_among(entity_set, key, value, wanted.values()))
             asked.update(wanted)
         return found
+
+    def read_among(self, entity_set: str, key: str, value: str, among: Iterable) -> dict:
+        """`key` column (folded) -> `value` column of the records whose `key` is among `among`, read now
+        and not kept: for a caller that asks for each value once and a slice of them at a time (a source's
+        lookups resolve a million contacts' GUIDs)."""
+        keys = self._keys(entity_set, key, [v for v in among if not _blank(v)])
+        return self._read((entity_set, key, value), AnyOf((key,), tuple((k,) for k in keys))) if keys else {}
 
     def ids(self, entity_set: str, column: str, among: Iterable | None = None) -> Mapping:
         """`column` value (folded) -> the record's id, for links to records that have no alternate key."""
