@@ -249,10 +249,13 @@ def _without(frame: pd.DataFrame, rows) -> pd.DataFrame:
 
 def row_states(states: States, keys: pd.Series, columns: list[str] | None = None) -> pd.DataFrame:
     """Each row's ledger state (by the row's index; all None for a record the ledger does not know); only
-    `columns` when given (a frame as long as the rows is made of each, three times over)."""
+    `columns` when given. Each column is taken by position from the ledger's values, None appended for the
+    records it does not know: one array per column as long as the rows, where reindexing, typing and
+    blanking made three (at 765,000 contact persons, 40 MB each)."""
     frame = states.frame if columns is None else states.frame[columns]
-    frame = frame.reindex(keys.tolist()).set_axis(keys.index)
-    return frame.astype(object).where(frame.notna(), None)
+    at = frame.index.get_indexer(keys.to_numpy()) if len(frame) else np.full(len(keys), -1)
+    return pd.DataFrame({name: np.append(values.astype(object).where(values.notna(), None).to_numpy(), [None])[at]
+                         for name, values in frame.items()}, index=keys.index, columns=frame.columns, dtype=object)
 
 
 def _bound(template: FlowTemplate, rows: pd.DataFrame, client: ServiceClient) -> tuple[pd.DataFrame, pd.Series]:
