@@ -199,13 +199,11 @@ def upsert(client: FinOpsClient, entity_set: str, rows: Sequence[Mapping[str, ob
     its rows as they are asked for (the engine's) is never held whole, here or by the caller. The keys
     seen (to refuse a key given twice) go once every row is read, before the imports."""
     name, check = data_management_name(entity_set), KeyCheck(entity_set, key)
-    keys: list[tuple] = []
     failed: dict[int, WriteOutcome] = {}
     groups: dict[tuple, _Group] = {}
     for index, row in enumerate(rows):
         row = client._complete(row, key)
-        values, refused = check(index, row)
-        keys.append(values)
+        refused = check(index, row)[1]
         if refused is not None:
             failed[index] = refused
             continue
@@ -215,6 +213,7 @@ def upsert(client: FinOpsClient, entity_set: str, rows: Sequence[Mapping[str, ob
             group = groups[company, columns] = _Group(company, Package(name, columns))
         group.package.add(row)
         group.rows.append(index)
+    keys = check.keys
     del check
     existing = bytearray(len(keys))
     if groups:

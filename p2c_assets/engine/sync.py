@@ -136,18 +136,24 @@ def _sync(template: FlowTemplate, source: pd.DataFrame, *, client: ServiceClient
     counts += Counter(unchanged=unchanged)
     extracted = _extracted(source)
     filtered = extracted - len(plan.mapped) - unchanged
+    report = SyncReport(
+        flow=template.name, extracted=extracted, filtered=filtered,
+        filter_rule=template.row_filter, counts=counts, problems=_problems(plan, per_row),
+        by_rule=plan.validation.by_rule, sample=plan.validation.sample,
+        preview=plan.mapped.head(5).copy(),  # not a view: under Copy-on-Write it would keep every mapped row
+        requests=requests, duration_s=0.0, dry_run=dry_run,
+        attempted=len(outcomes) + len(plan.reasons), pending=len(plan.payload), run_id=run_id,
+        field_diff=field_diff, planned=len(planned))
     if run_id is not None:
         ledger.finish_run(run_id, counts=counts, requests=requests, extracted=extracted, filtered_out=filtered,
                           status="warning" if any(counts[o] for o in PROBLEMS) else "success")
-        remember(ledger, template, companies, fingerprints(template, source_rows, companies, ledger),
-                 _settled_with(template, plan, counts, companies, source_rows, changes))
-    return SyncReport(
-        flow=template.name, extracted=extracted, filtered=filtered,
-        filter_rule=template.row_filter, counts=counts, problems=_problems(plan, per_row),
-        by_rule=plan.validation.by_rule, sample=plan.validation.sample, preview=plan.mapped.head(5),
-        requests=requests, duration_s=time.monotonic() - started, dry_run=dry_run,
-        attempted=len(outcomes) + len(plan.reasons), pending=len(plan.payload), run_id=run_id,
-        field_diff=field_diff, planned=len(planned))
+        state = _settled_with(template, plan, counts, companies, source_rows, changes)
+        # what the report and the settled state need is taken: the rows' plan, outcomes and content hashes
+        # go before the settled rows are written out as text (at 765,000 contact persons, some 200 MB)
+        del plan, per_row, outcomes
+        remember(ledger, template, companies, fingerprints(template, source_rows, companies, ledger), state)
+    report.duration_s = time.monotonic() - started
+    return report
 
 
 def _settled_with(template: FlowTemplate, plan: Plan, counts: Counter, companies: dict[str, str],
