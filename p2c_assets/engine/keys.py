@@ -38,13 +38,6 @@ class KeyIndex:
     def __init__(self, keys: Iterable[str]) -> None:
         self._folded = {fold(k) for k in keys}
 
-    @classmethod
-    def folded(cls, keys: set[str]) -> KeyIndex:
-        """The index of keys already folded (`fold`), taken as they are."""
-        index = cls(())
-        index._folded = keys
-        return index
-
     def __contains__(self, key: str) -> bool:
         return fold(key) in self._folded
 

@@ -60,5 +60,7 @@ def test_compare_finds_each_difference_once_whether_the_target_comes_whole_or_a_
         paged = compare(mapped, pages, key, fields)
         pd.testing.assert_frame_equal(paged.differences, whole.differences)
         assert all(k in paged.held for k in ("usmf|C-1", "usmf|C-2", "usmf|C-4", "usmf|C-5", "usmf|C-9"))
-    assert compare(mapped.iloc[:0], iter([target]), key, fields).differences.empty
+        assert "usmf|C-3" not in paged.held and "usmf|C-10" not in paged.held
+    nothing_mapped = compare(mapped.iloc[:0], iter([target]), key, fields)
+    assert nothing_mapped.differences.empty and "usmf|c-5" in nothing_mapped.held  # every record an orphan
     assert compare(mapped, iter([]), key, fields).differences["field"].tolist() == ["(record)"] * 6
