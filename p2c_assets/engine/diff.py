@@ -76,8 +76,8 @@ class Comparison:
 
 class HeldKeys:
     """The keys of the records a target read held, matched as the target matches keys (`fold`): those of
-    the mapped rows as one flag per mapped key, the others (orphans) folded. Why: a folded copy of every
-    key the target holds was 90 MB at 765,000 contact persons, beside the mapped rows' own."""
+    the mapped rows as one flag per mapped key, the others (orphans) folded. Why: a folded copy of each
+    key the target holds, a string of 50 bytes or more per record, beside the mapped rows' own keys."""
 
     def __init__(self, mapped: pd.Index, held: np.ndarray, others: set[str]) -> None:
         self._mapped, self._held, self._others = mapped, held, others

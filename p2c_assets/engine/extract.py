@@ -194,7 +194,7 @@ def _resolve_lookup(guids: pd.Series, lookup: Lookup, references: References) ->
 
     `LOOKUP_SLICE` distinct GUIDs at a time, each slice's records resolved and dropped before the next is
     read: the million contacts of 500,000 accounts name half a million accounts, and their GUIDs, the
-    filters asking for them and the records read, all at once, were some 250 MB of Python objects."""
+    filters asking for them and the records read were Python objects all at once, half a million of each."""
     resolved = np.full(len(guids), None, dtype=object)
     # whatever the column's dtype (pyarrow's text maps a column of blanks to blanks, not to booleans)
     texts = np.fromiter((isinstance(g, str) for g in guids), dtype=bool, count=len(guids))
