@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 import pandera.pandas as pa
 
 from p2c_assets.schemas import fo_lengths, microsoft
@@ -68,7 +69,7 @@ def entity(system: microsoft.System, name: str, key: tuple[str, ...], columns: d
 def _column(name: str, col: Col, limit: Limits, is_key: bool) -> pa.Column:
     checks: list[pa.Check] = []
     if limit.max_length and col.kind in ("str", "bind"):
-        checks.append(pa.Check(lambda s, n=limit.max_length: s.astype(str).str.len() <= n,
+        checks.append(pa.Check(lambda s, n=limit.max_length: _text(s).str.len() <= n,
                                element_wise=False, error=f"at most {limit.max_length} characters"))
     if col.allowed is not None:
         checks.append(pa.Check.isin(list(col.allowed), error=f"one of {', '.join(map(str, col.allowed))}"))
@@ -76,7 +77,13 @@ def _column(name: str, col: Col, limit: Limits, is_key: bool) -> pa.Column:
         checks.append(pa.Check.ge(col.min_value, error=f"not below {col.min_value}"))
     required = col.required or is_key or (limit.required and col.of is None)
     if required:
-        checks.append(pa.Check(lambda s: s.astype(str).str.strip() != "", error="must not be blank"))
+        checks.append(pa.Check(lambda s: _text(s).str.strip() != "", error="must not be blank"))
     return pa.Column(None, checks=checks, nullable=not required, required=required,
                      description=f"{name}{' (key)' if is_key else ''}",
                      metadata={"kind": col.kind, "max_length": limit.max_length, "limit_source": limit.source})
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """The values as text: pandas' own text as it is (pyarrow's strings, no Python string per value),
+    anything else (numbers, mapped Python objects) as `str` makes it."""
+    return values if isinstance(values.dtype, pd.StringDtype) else values.astype(str)

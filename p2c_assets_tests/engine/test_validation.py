@@ -2,6 +2,7 @@
 
 import gc
 import weakref
+from collections import Counter
 
 import pandas as pd
 
@@ -47,3 +48,35 @@ def test_a_checked_frame_is_freed_as_soon_as_it_is_dropped():
             assert alive() is None
         finally:
             gc.enable()
+
+
+def test_rows_checked_a_slice_at_a_time_fail_as_in_one_pass_over_the_whole_frame(monkeypatch):
+    """Slices of two rows; the twins of a duplicate key sit in different slices, and a missing column
+    fails every row of every slice. The findings are pandera's own over the whole frame, for mapped
+    Python text and for pyarrow's text alike."""
+    import pandera.errors as pa_errors
+
+    import p2c_assets.engine.validate as validation
+
+    source = pd.DataFrame({
+        "accountnumber": ["ACC-1", "ACC-2", "ACC-3", "ACC-1", None],
+        "name": ["Fine Ltd", "N" * 130, "Third", "Twin", "No Number Inc"],
+        "currency": ["USD"] * 5, "business_unit": ["USMF Sales"] * 5,
+    })
+    schema = BY_ENTITY_SET["CustomersV3"]
+    mapped = map_rows(TEMPLATES["accounts"], source, {"usmf": "USMF Sales"})
+    monkeypatch.setattr(validation, "SLICE", 2)
+    for frame in (mapped, mapped.astype("string[pyarrow]"), mapped.drop(columns=["OrganizationName"])):
+        try:
+            schema.validate(frame, lazy=True)
+        except pa_errors.SchemaErrors as err:
+            whole = err.failure_cases
+        cases = [(i, c, validation._PLAIN.get(str(k), str(k)))
+                 for c, k, at in zip(whole["column"], whole["check"], whole["index"])
+                 for i in (frame.index if pd.isna(at) else [int(at)])]  # a whole-frame failure: every row
+        checked = validate(schema, frame)
+        assert Counter((c, k) for _, c, k in cases) == {
+            (c, k): n for c, k, n in zip(checked.by_rule["column"], checked.by_rule["check"], checked.by_rule["failures"])}
+        assert sorted(checked.reasons.index) == sorted({i for i, _, _ in cases})
+        assert "duplicate key" in checked.reasons[0] and "duplicate key" in checked.reasons[3]
+        assert list(checked.valid.index) == [i for i in frame.index if i not in checked.reasons.index]
