@@ -194,7 +194,8 @@ def test_an_order_number_both_companies_use_lands_once_and_the_other_is_rejected
 def test_stored_frames_come_back_as_stored_column_by_column_and_files_of_the_whole_frame_format_still_load(tmp_path):
     """Frames are stored a column at a time (a whole frame's pickle held its text as nested lists first):
     each legal entity's rows, their dtypes and the frame's attrs come back; a file an earlier release
-    stored with `DataFrame.to_pickle` still loads, so a deployment's stored frames survive the upgrade."""
+    stored with `DataFrame.to_pickle` still loads, so a deployment's stored frames survive the upgrade. Some
+    rows alone (by position) come back from both."""
     instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path))
     frames, key = LegalEntityFrames(), dg.AssetKey(["sales", "accounts"])
     frame = pd.DataFrame({"name": ["Contoso", None, "Fabrikam"], "creditlimit": [10.5, np.nan, 3.0],
@@ -211,12 +212,17 @@ def test_stored_frames_come_back_as_stored_column_by_column_and_files_of_the_who
     assert frames.load(instance, key, ["usmf", "demf"]).attrs == {"identity": "rows@3"}
     pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf", "demf"], ["employees", "name", "gone"]),
                                   both[["name", "employees"]])
+    # some rows of the whole (positions), each column taken as it is read
+    pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf", "demf"], ["name", "employees"], np.array([2, 0])),
+                                  both.iloc[[2, 0]][["name", "employees"]].reset_index(drop=True))
     frames.store(instance, key, ["demf"], frame.loc[[8]])  # one legal entity's run stores its frame as it is
     pd.testing.assert_frame_equal(frames.load(instance, key, ["demf"]), frame.loc[[8]].reset_index(drop=True))
     frame.loc[[7, 9]].reset_index(drop=True).to_pickle(frames._path(instance, key, "usmf"))  # an earlier release's file
     pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf"]), usmf)
     pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf", "demf"], ["name"]),
                                   pd.concat([usmf, frame.loc[[8]]], ignore_index=True)[["name"]])
+    pd.testing.assert_frame_equal(frames.load(instance, key, ["usmf", "demf"], ["name"], np.array([2])),
+                                  frame.loc[[8], ["name"]].reset_index(drop=True))
 
 
 def test_a_patch_whose_rows_leave_a_column_blank_keeps_the_stored_text_in_pyarrow():

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from p2c_assets.connectors.protocol import as_objects, fold
 from p2c_assets.flows.template import FlowTemplate, blank
 
-FILTERED_OUT = "p2c_filtered_out"  # frame attrs: source rows `kept_rows` left out, counted as filtered out
+FILTERED_OUT = "p2c_filtered_out"  # frame attrs: source rows a step's row filter left out on loading (`kept_positions`)
 
 
 def map_rows(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.DataFrame:
@@ -52,29 +53,29 @@ def source_columns(template: FlowTemplate) -> list[str] | None:
         return None
     names = [*template.fields.values(), *(m.source for m in template.value_maps.values()),
              template.business_unit_column, template.source.company_column, *template.source.key,
-             *_filter_names(template)]
+             *filter_names(template)]
     return list(dict.fromkeys(n for n in names if n))
 
 
-def _filter_names(template: FlowTemplate) -> list[str]:
+def filter_names(template: FlowTemplate) -> list[str]:
     """Every `quoted name` or word of the template's row filter: the columns it may read."""
-    return [quoted or word for quoted, word in re.findall(r"`([^`]+)`|(\w+)", template.row_filter or "")]
+    return list(dict.fromkeys(quoted or word for quoted, word in re.findall(r"`([^`]+)`|(\w+)",
+                                                                           template.row_filter or "")))
 
 
-def kept_rows(template: FlowTemplate, frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a stored source frame (text held by pyarrow) that the template's row filter keeps, and
-    in its attrs how many it left out (`FILTERED_OUT`: the sync counts them as filtered out). The filter
-    is judged on the columns it names as Python values (`as_objects`), as `map_rows` judges it again.
+def kept_positions(template: FlowTemplate, frame: pd.DataFrame) -> np.ndarray | None:
+    """The positions of the rows of a stored source frame (text held by pyarrow) that the template's row
+    filter keeps; None when it keeps every row (or the frame has none of the columns the filter names).
+    The filter is judged on those columns as Python values (`as_objects`), as `map_rows` judges it again.
 
     Why: a step turns the text it maps into Python strings, 50 bytes or more per value; the contact
-    persons flow keeps 765,000 of a million contacts, and the contact customers flow 100,000 of them."""
-    named = [name for name in dict.fromkeys(_filter_names(template)) if name in frame]
+    persons flow keeps 765,000 of a million contacts, and the contact customers flow 100,000 of them. A
+    step reads the filter's columns first and the others for the kept rows alone (`Frames.load_for`)."""
+    named = [name for name in filter_names(template) if name in frame]
     if not named or frame.empty:
-        return frame
-    kept = as_objects(frame[named].copy()).query(template.row_filter).index
-    rows = frame.loc[kept] if len(kept) < len(frame) else frame
-    rows.attrs[FILTERED_OUT] = len(frame) - len(kept)
-    return rows
+        return None
+    kept = as_objects(frame[named].reset_index(drop=True)).query(template.row_filter).index
+    return None if len(kept) == len(frame) else kept.to_numpy()
 
 
 def legal_entities(template: FlowTemplate, source: pd.DataFrame, companies: dict[str, str]) -> pd.Series:
