@@ -83,8 +83,7 @@ def extract_changes(client: ServiceClient, source: Source, *, ledger, name: str,
         # was read is gone (the source is never held twice over)
         frame = extracted.frame
         if frame is None:
-            frame = ledger.load_source(name)
-            frame = compact_text(frame) if _compact(source) else frame
+            frame = ledger.load_source(name, compact=_compact(source))
         return Extracted(_finish(_columns(frame, source), source, companies, headers), extracted.mode,
                          extracted.version)
     raise RuntimeError(f"{name}: other runs kept moving its delta link; {MAX_READS} reads did not settle")

@@ -387,3 +387,22 @@ def test_stored_source_rows_load_as_the_frame_of_their_dicts(ledger):
     assert len(loaded) == 4998 and loaded["n"].tolist()[:3] == [0, -1, 4]
     assert loaded.loc[1, ["price", "unit"]].isna().all()
     assert ledger.load_source("sales/unknown").empty
+
+
+def test_stored_source_rows_load_compact_a_part_at_a_time_as_the_whole_frame_made_compact(ledger, monkeypatch):
+    """`load_source(compact=True)`: the text of every `COMPACTED_AT` rows goes to pyarrow before the next
+    are decoded, and the parts join into the frame `compact_text` makes of the whole, dtypes inferred over
+    every row: a column blank in a whole part (prices, a column the source gained later) keeps its type."""
+    from p2c_assets.connectors.frames import TEXT, compact_text
+    from p2c_assets.engine.ledger import cursors
+
+    monkeypatch.setattr(cursors, "COMPACTED_AT", 1000)
+    rows = [(f"id{i:04d}", {"name": f"n{i}", "price": 1.5 * i if i >= 2500 else None, "count": i, "none": None,
+                            "unit": "pcs" if i % 2 else None, **({"new": f"x{i % 2}"} if i > 2500 else {})})
+            for i in range(5000)]
+    assert ledger.advance_source("sales/products", rows, after=None, to="t1", replace=True)
+    loaded = ledger.load_source("sales/products", compact=True)
+    pd.testing.assert_frame_equal(loaded, compact_text(ledger.load_source("sales/products")))
+    assert loaded.dtypes.to_dict() == {"name": TEXT, "price": "float64", "count": "int64", "none": TEXT,
+                                     "unit": TEXT, "new": TEXT}
+    assert ledger.load_source("sales/unknown", compact=True).empty
