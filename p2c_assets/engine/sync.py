@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from p2c_assets.connectors.protocol import ServiceClient, WriteOutcome, fold
+from p2c_assets.connectors.protocol import TEXT, ServiceClient, WriteOutcome, fold
 from p2c_assets.engine.binds import bind_rows
 from p2c_assets.engine.diff import compare, content_hashes, target_pages
 from p2c_assets.engine.keys import record_keys
@@ -370,20 +370,30 @@ class Records(Sequence):
 
 
 OUTCOME_COLUMNS = ["outcome", "target_id", "code", "message"]
+IDS_AT_ONCE = 50_000  # target ids made Python strings at a time, on their way to pyarrow
+RECORDED_AT_ONCE = 10_000  # rows whose values `ledger_rows` makes Python's at a time
 
 
 def _outcomes(rows, results) -> pd.DataFrame:
     """Outcomes by row, a column each (`OUTCOME_COLUMNS`): `results` (`WriteOutcome`s, one per row) read
     once, into four columns, not a tuple per row (a client may make each outcome as it is read:
-    `connectors.packages.Outcomes`)."""
-    outcome, target_id, code, message = [], [], [], []
+    `connectors.packages.Outcomes`). The target ids are held by pyarrow (`TEXT`), `IDS_AT_ONCE` at a
+    time: an F&O id is the record's key predicate, 90 bytes or more as a Python string, and the 765,000
+    contact persons of 500,000 accounts held theirs until the ledger had recorded them all."""
+    outcome, ids, code, message = [], [], [], []
+    target_ids: list[pd.Series] = []
     for r in results:
         outcome.append(r.status)
-        target_id.append(r.target_id)
+        ids.append(r.target_id)
         code.append(r.error_code)
         message.append(r.error_message)
-    return pd.DataFrame({"outcome": outcome, "target_id": target_id, "code": code, "message": message},
-                        index=pd.Index(rows), columns=OUTCOME_COLUMNS, dtype=object)
+        if len(ids) == IDS_AT_ONCE:
+            target_ids.append(pd.Series(ids, dtype=TEXT))
+            ids = []
+    target_ids.append(pd.Series(ids, dtype=TEXT))
+    return pd.DataFrame({"outcome": pd.Series(outcome, dtype=object), "code": code, "message": message},
+                        dtype=object).assign(target_id=pd.concat(target_ids, ignore_index=True)
+                                             ).set_axis(pd.Index(rows))[OUTCOME_COLUMNS]
 
 
 def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size: int) -> pd.DataFrame:
@@ -420,23 +430,31 @@ def write(template: FlowTemplate, client: ServiceClient, plan: Plan, batch_size:
 
 def outcome_per_row(plan: Plan, outcomes: pd.DataFrame) -> pd.DataFrame:
     """Every mapped row's outcome, target_id, code and message (by the row's index), column-wise:
-    rejected over blocked over parked over what the write said; unchanged otherwise."""
+    rejected over blocked over parked over what the write said; unchanged otherwise. The target ids
+    stay held by pyarrow (`_outcomes`; NaN where there is none)."""
     state = row_states(plan.states, plan.keys, ["target_id", "attempts", "error_message"])
-    per_row = pd.DataFrame({"outcome": "unchanged", "target_id": state["target_id"], "code": None, "message": None},
-                           index=plan.mapped.index, columns=OUTCOME_COLUMNS, dtype=object)
+    per_row = pd.DataFrame({"outcome": "unchanged", "code": None, "message": None},
+                           index=plan.mapped.index, columns=["outcome", "code", "message"], dtype=object)
+    target_id = pd.Series(state["target_id"], dtype=TEXT)
     if len(outcomes):
-        per_row.loc[outcomes.index] = outcomes[OUTCOME_COLUMNS].to_numpy()
-    if plan.parked:
+        per_row.loc[outcomes.index] = outcomes[["outcome", "code", "message"]].to_numpy()
+        written = pd.Series(outcomes["target_id"], dtype=TEXT)
+        target_id = written if written.index.equals(target_id.index) else written.reindex(per_row.index).where(
+            per_row.index.isin(outcomes.index), target_id)
+    if plan.parked:  # their target id stays the ledger's
         parked = state.loc[plan.parked]
         per_row.loc[plan.parked] = pd.DataFrame({
-            "outcome": "parked", "target_id": parked["target_id"], "code": "parked",
+            "outcome": "parked", "code": "parked",
             "message": [f"parked after {attempts or 0} failed attempts: {message or 'no message'}"
-                        for attempts, message in zip(parked["attempts"], parked["error_message"])]})
-    per_row.loc[plan.blocked] = ("blocked", None, "header", "its header did not land")
+                        for attempts, message in zip(parked["attempts"], parked["error_message"])]}, index=parked.index)
+    per_row.loc[plan.blocked] = ("blocked", "header", "its header did not land")
     if not plan.reasons.empty:
-        per_row.loc[plan.reasons.index, ["outcome", "target_id", "code"]] = ("rejected", None, "validation")
+        per_row.loc[plan.reasons.index, ["outcome", "code"]] = ("rejected", "validation")
         per_row.loc[plan.reasons.index, "message"] = plan.reasons
-    return per_row.astype(object).where(per_row.notna(), None)
+    unknown = per_row.index.isin(plan.blocked) | per_row.index.isin(plan.reasons.index)
+    per_row = per_row.astype(object).where(per_row.notna(), None)
+    per_row.insert(1, "target_id", target_id.where(~unknown))
+    return per_row
 
 
 def ledger_rows(template: FlowTemplate, plan: Plan, per_row: pd.DataFrame) -> Iterator[RecordOutcome]:
@@ -444,16 +462,16 @@ def ledger_rows(template: FlowTemplate, plan: Plan, per_row: pd.DataFrame) -> It
     rows are not recorded: they stay parked until `p2c unpark` or their source changes; nor are settled
     rows that stayed unchanged: the ledger already holds them as they are; nor rows whose key another
     legal entity's record holds: that record is the other company's. Made as they are read (`Ledger.record`
-    stages them as they come)."""
+    stages them as they come), their values Python's `RECORDED_AT_ONCE` rows at a time."""
     kept = ((per_row["outcome"] != "parked") & ~(plan.settled & per_row["outcome"].eq("unchanged"))
             & ~per_row.index.isin(plan.foreign))
     rows = pd.DataFrame({"key": plan.keys, "legal_entity": plan.legal_entities, "content_hash": plan.hashes}
-                        ).join(per_row)[kept].drop_duplicates("key")
-    rows = rows.astype(object).where(rows.notna(), None)
-    return (RecordOutcome(key, entity, digest, outcome, target_id, code, message)
-            for key, entity, digest, outcome, target_id, code, message in rows[
-                ["key", "legal_entity", "content_hash", "outcome", "target_id", "code", "message"]].itertuples(
-                    index=False, name=None))
+                        ).join(per_row)[kept].drop_duplicates("key")[
+        ["key", "legal_entity", "content_hash", "outcome", "target_id", "code", "message"]]
+    for start in range(0, len(rows), RECORDED_AT_ONCE):
+        part = rows.iloc[start:start + RECORDED_AT_ONCE]
+        yield from (RecordOutcome(*values) for values in part.astype(object).where(part.notna(), None).itertuples(
+            index=False, name=None))
 
 
 def _parks(plan: Plan, per_row: pd.DataFrame, ledger: Ledger) -> pd.Series:

@@ -383,3 +383,23 @@ def test_records_are_made_as_they_are_read_a_slice_of_columns_at_a_time():
     assert type(made[0]["CreditLimit"]) is int and made[24] == {"CustomerAccount": "C-24", "CreditLimit": 2.5,
                                                                 "Phone": "555"}
     assert records[24] == records[-1] == made[24] and records[9:12] == made[9:12]
+
+
+def test_outcomes_hold_their_target_ids_in_pyarrow_a_part_at_a_time_in_row_order(monkeypatch):
+    """`_outcomes` reads each outcome once into four columns; the target ids (an F&O key predicate each)
+    go to pyarrow `IDS_AT_ONCE` at a time, in row order, NaN where a row has none (a failure)."""
+    from p2c_assets.connectors.protocol import WriteOutcome
+    from p2c_assets.engine import sync
+
+    monkeypatch.setattr(sync, "IDS_AT_ONCE", 2)
+    results = [WriteOutcome(("usmf", f"C-{i}"), "created", target_id=f"dataAreaId='usmf',CustomerAccount='C-{i}'")
+               for i in range(4)]
+    results.insert(2, WriteOutcome(("usmf", "BAD"), "failed", error_code="Invalid", error_message="refused"))
+    outcomes = sync._outcomes([10, 11, 12, 13, 14], iter(results))
+    assert list(outcomes.columns) == sync.OUTCOME_COLUMNS and list(outcomes.index) == [10, 11, 12, 13, 14]
+    assert outcomes["target_id"].dtype == TEXT
+    assert outcomes["target_id"].tolist()[:2] == ["dataAreaId='usmf',CustomerAccount='C-0'",
+                                                  "dataAreaId='usmf',CustomerAccount='C-1'"]
+    assert pd.isna(outcomes.loc[12, "target_id"]) and outcomes.loc[12].tolist()[::2] == ["failed", "Invalid"]
+    assert outcomes.loc[14, "target_id"] == "dataAreaId='usmf',CustomerAccount='C-3'"
+    assert sync._outcomes([], []).empty
