@@ -171,7 +171,7 @@ class Outcomes(Sequence[WriteOutcome]):
 
     STATUSES = ("created", "updated")
 
-    def __init__(self, fields: Sequence[str], keys: list[tuple], updated: bytearray,
+    def __init__(self, fields: Sequence[str], keys: Sequence[tuple], updated: bytearray,
                  failed: dict[int, WriteOutcome]):
         self.fields, self.keys, self.updated, self.failed = list(fields), keys, updated, failed
 
@@ -230,7 +230,7 @@ def upsert(client: FinOpsClient, entity_set: str, rows: Sequence[Mapping[str, ob
     return Outcomes(key, keys, existing, failed)
 
 
-def _existing(client: FinOpsClient, entity_set: str, key: list[str], keys: list[tuple],
+def _existing(client: FinOpsClient, entity_set: str, key: list[str], keys: Sequence[tuple],
               groups: list[array], landed: Sequence[bool] | None) -> bytearray:
     """Per row (by index, one per key of `keys`), 1 where the target holds its key: the rows of `groups`
     the caller knows ``landed`` without a look-up, the others by one read of the key fields in the
@@ -333,7 +333,7 @@ class _ImportJob:
         """A key as it reads in an error file (the company is the package's)."""
         return _text(self.group.company if f == COMPANY_FIELD else v for f, v in zip(self.key, values))
 
-    def run(self, keys: list[tuple], existing: bytearray) -> dict[int, WriteOutcome]:
+    def run(self, keys: Sequence[tuple], existing: bytearray) -> dict[int, WriteOutcome]:
         """The outcome of each row of the group that failed, by row index (the others landed: `existing`
         says created or updated); `keys`: every row's key values, by index."""
         rows, started = self.group.rows, time.monotonic()

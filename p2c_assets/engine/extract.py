@@ -28,7 +28,7 @@ from p2c_assets.engine.references import References
 from p2c_assets.flows.template import HeaderJoin, Lookup, Source
 
 MAX_READS = 5  # reads of a source whose delta link parallel runs keep moving
-LOOKUP_SLICE = 100_000  # distinct GUIDs a lookup resolves per read (50 Dataverse `In` lists in one `$batch`)
+LOOKUP_SLICE = 50_000  # distinct GUIDs a lookup resolves per read (25 Dataverse `In` lists in one `$batch`)
 
 
 def extract(client: ServiceClient, source: Source, *, companies: dict[str, str],

@@ -1,9 +1,11 @@
 """The key check every bulk write makes before sending: missing keys and keys given twice fail their row
 by name, exactly, whether the keys' hashes are all distinct (the rule) or some are shared."""
 
+import pytest
+
 from p2c_assets.connectors import writes
 from p2c_assets.connectors.odata import fold
-from p2c_assets.connectors.writes import KeyCheck
+from p2c_assets.connectors.writes import KeyCheck, Keys
 
 
 def checked(rows):
@@ -40,3 +42,13 @@ def test_keys_that_only_share_a_hash_are_not_duplicates(monkeypatch):
                              + [{"dataAreaId": "usmf", "CustomerAccount": "c-4"}])
     assert refused[:5] == [None] * 5
     assert refused[5].error_code == "DuplicateKey" and "repeats row 4" in refused[5].error_message
+
+
+def test_keys_are_kept_flat_and_given_back_as_tuples_by_row():
+    keys = Keys(2)
+    for values in [("usmf", "A"), ("demf", None), ("usmf", "C")]:
+        keys.append(values)
+    assert len(keys) == 3 and keys[1] == ("demf", None) and keys[-1] == ("usmf", "C")
+    assert keys[:2] == [("usmf", "A"), ("demf", None)] and list(keys) == [("usmf", "A"), ("demf", None), ("usmf", "C")]
+    with pytest.raises(IndexError):
+        keys[3]
