@@ -232,8 +232,9 @@ def _read_frames(paths: list[Path], columns: set[str] | None, rows: np.ndarray |
     """The frames `_write_frame` stored, as one, a column at a time: each column is read from every file
     and joined before the next, so neither the whole frames nor their pieces sit beside the joined one
     (at 500,000 accounts the million contacts of two legal entities were held twice while `pd.concat`
-    joined them); the columns not asked for are read past, and only `rows` (positions) of each kept. Files of an earlier release (whole frames,
-    `DataFrame.to_pickle`) and files of different columns are joined whole, as `pd.concat` does."""
+    joined them); the columns not asked for are read past, and only `rows` (positions) of each kept.
+    Files of an earlier release (whole frames, `DataFrame.to_pickle`) and files of different columns are
+    joined whole, as `pd.concat` does."""
     with ExitStack() as stack:
         files = [stack.enter_context(open(path, "rb")) for path in paths]
         heads = [pickle.load(file) for file in files]

@@ -76,7 +76,8 @@ def test_rows_checked_a_slice_at_a_time_fail_as_in_one_pass_over_the_whole_frame
                  for i in (frame.index if pd.isna(at) else [int(at)])]  # a whole-frame failure: every row
         checked = validate(schema, frame)
         assert Counter((c, k) for _, c, k in cases) == {
-            (c, k): n for c, k, n in zip(checked.by_rule["column"], checked.by_rule["check"], checked.by_rule["failures"])}
+            (c, k): n for c, k, n in zip(checked.by_rule["column"], checked.by_rule["check"],
+                                         checked.by_rule["failures"])}
         assert sorted(checked.reasons.index) == sorted({i for i, _, _ in cases})
         assert "duplicate key" in checked.reasons[0] and "duplicate key" in checked.reasons[3]
         assert list(checked.valid.index) == [i for i in frame.index if i not in checked.reasons.index]
