@@ -54,6 +54,38 @@ def compact_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+STRING_COST = 64  # bytes a distinct text costs as a shared Python string: the object and its hash entry
+
+
+def fit_text(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """`frame` (a whole source, not a page of it) with each text column (of `columns`) held the smaller way,
+    in place: by pyarrow (`TEXT`, every row's bytes), or as one shared Python string per distinct text (a
+    pointer per row, None where blank), as `shared_strings` makes them.
+
+    Why: pyarrow keeps a copy of the text per row, which suits text unique per row; a column of a few
+    values costs a pointer per row as Python strings. The million contacts of 500,000 accounts hold their
+    currency's and business unit's GUIDs (36 characters, a handful of values) in 80 MB as pyarrow's text,
+    16 MB shared; and every copy a step makes of them shrinks alike. Columns whose first `SAMPLE` values
+    hardly repeat are not looked at further; a column blank everywhere stays blank text. A whole frame
+    only: pages of one read must agree on a column's type (`base.concat`)."""
+    for name in frame.columns if columns is None else columns:
+        values = frame[name]
+        if values.dtype == object:
+            if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+                continue
+            values = frame[name] = values.astype(TEXT)
+        elif values.dtype != TEXT:
+            continue
+        head = values.iloc[:SAMPLE]
+        if head.nunique() > 0.5 * min(SAMPLE, len(values)):
+            continue
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if len(uniques) and 8 * len(values) + STRING_COST * len(uniques) < values.array.nbytes:
+            texts = np.asarray(uniques.astype(object), dtype=object)
+            frame[name] = np.where(codes >= 0, texts.take(np.maximum(codes, 0)), None)
+    return frame
+
+
 def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with each `TEXT` column as Python strings again (None where blank), one string object per
     distinct text (in place): the frames the engine maps, as a read without `compact_text` gives them."""

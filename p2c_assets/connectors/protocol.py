@@ -29,13 +29,13 @@ from typing import Iterator, Mapping, Protocol, Sequence
 import pandas as pd
 
 from .errors import DeltaTokenExpired
-from .frames import TEXT, as_objects, compact_text, shared_strings
+from .frames import TEXT, as_objects, compact_text, fit_text, shared_strings
 from .http import RequestStats
 from .odata import fold
 from .writes import WriteOutcome
 
 __all__ = ["TEXT", "AnyOf", "Delta", "DeltaTokenExpired", "Ref", "ServiceClient", "WriteOutcome", "as_objects",
-           "compact_text", "fold", "shared_strings"]
+           "compact_text", "fit_text", "fold", "shared_strings"]
 
 
 @dataclass(frozen=True)

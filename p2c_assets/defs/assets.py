@@ -15,7 +15,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from p2c_assets.connectors.frames import release_unused
+from p2c_assets.connectors.frames import TEXT, release_unused
 from p2c_assets.defs import lineage
 from p2c_assets.defs.graph import AssetNode, FlowGraph
 from p2c_assets.defs.partitions import (
@@ -199,11 +199,15 @@ def build_target_asset(node: AssetNode, graph: FlowGraph, settings: Settings) ->
 
 def _patched(previous: pd.DataFrame, patch: Patch, changed: pd.DataFrame) -> pd.DataFrame:
     """The stored rows whose id did not change or go, then the changed rows of the run's partitions (a
-    column blank in all of them takes the stored rows' type: pandas' concat would warn otherwise)."""
+    column blank in all of them takes the stored rows' type: pandas' concat would warn otherwise; a
+    column the stored rows hold as pyarrow's text is so in the changed rows too: joined with Python
+    strings, every stored value would become one)."""
     kept = previous[~previous[patch.id_column].map(str).isin(patch.removed)]
     if changed.empty:
         return kept.reset_index(drop=True)
-    return pd.concat([kept, changed.dropna(axis="columns", how="all")], ignore_index=True)
+    changed = changed.dropna(axis="columns", how="all")
+    text = {name: TEXT for name in changed.columns if name in kept and kept[name].dtype == TEXT}
+    return pd.concat([kept, changed.astype(text)], ignore_index=True)
 
 
 def _identity(owner: str, name: str, settings: Settings, header_flow: str | None, headers: pd.DataFrame | None,

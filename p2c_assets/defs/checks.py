@@ -67,7 +67,7 @@ def _nothing_written(context: dg.AssetCheckExecutionContext, ledger: LedgerResou
     references were checked when the records were written, and a record deleted on the other side since
     is found by the next full one (`RECONCILE_TAG`), as the reconciliation's drift is. None otherwise."""
     if context.run.tags.get(RECONCILE_TAG) == "full" or any(
-            ledger.get().written_in(flow, context.run.run_id) for flow in GRAPH.nodes[asset].flows):
+            len(ledger.get().written_in(flow, context.run.run_id)) for flow in GRAPH.nodes[asset].flows):
         return None
     return dg.AssetCheckResult(passed=True, metadata={
         "mode": f"no {asset.to_user_string()} record written in this run; nothing to check"})

@@ -36,7 +36,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from p2c_assets.connectors.frames import as_objects, release_unused
+from p2c_assets.connectors.frames import TEXT, as_objects, release_unused
 from p2c_assets.engine.mapping import FILTERED_OUT, filter_names, kept_positions, legal_entities, source_columns
 from p2c_assets.engine.settled import IDENTITY
 from p2c_assets.connectors.protocol import fold
@@ -249,8 +249,7 @@ def _read_frames(paths: list[Path], columns: set[str] | None, rows: np.ndarray |
         for name in names:
             parts = [pickle.load(file) for file in files]
             if columns is None or name in columns:
-                values = parts[0] if len(parts) == 1 else pd.concat(
-                    [pd.Series(part, copy=False) for part in parts], ignore_index=True).array
+                values = parts[0] if len(parts) == 1 else _joined(parts)
                 kept.append(values if rows is None else values.take(rows))
             del parts  # before the next column's pieces are read
     frame = pd.DataFrame(dict(enumerate(kept)), copy=False)
@@ -259,6 +258,16 @@ def _read_frames(paths: list[Path], columns: set[str] | None, rows: np.ndarray |
     if all(a == attrs[0] for a in attrs):  # as `pd.concat` keeps them
         frame.attrs.update(attrs[0])
     return frame
+
+
+def _joined(parts: list) -> pd.api.extensions.ExtensionArray:
+    """One column's values from several files, as one array. Where one legal entity's run held the column
+    as pyarrow's text and another's as shared Python strings (`fit_text` decides per run), all are held as
+    pyarrow's text: joined as they are, every value would become a Python string."""
+    series = [pd.Series(part, copy=False) for part in parts]
+    if any(s.dtype == TEXT for s in series):
+        series = [s if s.dtype == TEXT else s.astype(TEXT) for s in series]
+    return pd.concat(series, ignore_index=True).array
 
 
 def _columns_of(head: tuple, file) -> pd.DataFrame:

@@ -21,8 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from p2c_assets.connectors.protocol import (DeltaTokenExpired, ServiceClient, compact_text, fold,
-                                             shared_strings)
+from p2c_assets.connectors.protocol import DeltaTokenExpired, ServiceClient, fit_text, fold, shared_strings
 from p2c_assets.engine.ledger.cursors import DELTA_LINK
 from p2c_assets.engine.references import References
 from p2c_assets.flows.template import HeaderJoin, Lookup, Source
@@ -110,9 +109,12 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
     incremental = delta is not None
     if delta is None:
         delta = client.read_since(source.entity_set, **read)
-    rows = _resolve(delta.rows, source, References(client))
+    rows = delta.rows
+    if compact:  # before the lookups: the GUIDs they resolve are the columns of few values
+        fit_text(rows)
+    rows = _resolve(rows, source, References(client))
     if compact:  # the looked-up columns too
-        compact_text(rows)
+        fit_text(rows, [lookup.into for lookup in source.lookups])
     link, removed = delta.delta_link, [*delta.changed_ids, *delta.deleted_ids] if incremental else ()
     del delta  # the rows as read: not held beside the rows in id order
     if link is None:  # no change feed: this read is the whole source, and nothing can resume it
@@ -130,8 +132,8 @@ def _read_changes(client: ServiceClient, source: Source, *, ledger, name: str, c
 
 
 def _compact(source: Source) -> bool:
-    """Whether the source's text is held by pyarrow (`compact_text`): all but lines, which join their
-    headers' Python strings."""
+    """Whether the source's text is held compact (`compact_text`, `fit_text`): all but lines, which join
+    their headers' Python strings."""
     return source.header is None
 
 

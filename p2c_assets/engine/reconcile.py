@@ -24,11 +24,11 @@ waits for the next full reconciliation (the `p2c/reconcile: full` run tag, `p2c 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Sequence
 
 import pandas as pd
 
-from p2c_assets.connectors.protocol import AnyOf, ServiceClient, fold
+from p2c_assets.connectors.protocol import TEXT, AnyOf, ServiceClient, fold
 from p2c_assets.engine.diff import compare, target_pages
 from p2c_assets.engine.keys import SEPARATOR, KeyIndex, record_keys
 from p2c_assets.engine.ledger import Ledger
@@ -58,11 +58,13 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
     found, compared = [], 0
     ours = {fold(company) for company in companies}
     for template, source in flows:
-        written = set() if dagster_run_id is None else ledger.written_in(template.name, dagster_run_id)
+        # the run's written keys (pyarrow's text), or the landed ones (a set), less those of other runs
+        written = pd.Index([], dtype=TEXT) if dagster_run_id is None else ledger.written_in(template.name,
+                                                                                            dagster_run_id)
         state = None if dagster_run_id is None else settled(
             ledger, template, companies, fingerprints(template, SourceRows(source), companies, ledger)[0])
         if state is not None:  # the flow is settled with this very source: its orphans are known
-            mapped = map_rows(template, source if written else source.head(TYPED_BY), companies)
+            mapped = map_rows(template, source if len(written) else source.head(TYPED_BY), companies)
             keys, landed, gone = record_keys(mapped, template.target.key), written, set(state.orphans)
         else:
             mapped = map_rows(template, source, companies)
@@ -75,12 +77,11 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
             target = target_pages(template, client, companies)
         else:
             every = state.rows if state is not None else len(landed)
-            if landed is not written:  # a set intersected with itself is copied whole (765,000 keys)
-                landed &= written
-            wanted = landed | gone if gone else landed  # not a copy of 765,000 keys for nothing
+            if landed is not written:
+                landed &= set(written)
             target = target_pages(template, client, companies,
-                                  where=_by_key(wanted, every, mapped, template.target.key)) \
-                if wanted else pd.DataFrame(columns=list(template.target.key))
+                                  where=_by_key(landed, gone, every, mapped, template.target.key)) \
+                if len(landed) or gone else pd.DataFrame(columns=list(template.target.key))
         kept = keys.isin(landed).to_numpy()
         if not kept.all():  # a first sync's reconciliation keeps every row: no copy of them
             mapped, keys = mapped[kept], keys[kept]
@@ -96,16 +97,20 @@ def reconcile(flows: Iterable[tuple[FlowTemplate, pd.DataFrame]], *, client: Ser
     return Reconciliation(compared, differences[DIFFERENCE_COLUMNS], dagster_run_id is None)
 
 
-def _by_key(wanted: set[str], landed: int, mapped: pd.DataFrame, key: Sequence[str]) -> AnyOf | None:
-    """The filter that reads the `wanted` records (key texts) from the target: each text split back into
-    its parts, typed like the mapped source's values of that column (a line's sequence number is a
-    number to the service, not text).
+def _by_key(written: Collection[str], gone: set[str], landed: int, mapped: pd.DataFrame,
+            key: Sequence[str]) -> AnyOf | None:
+    """The filter that reads the records the run wrote and the orphan candidates (key texts) from the
+    target: each text split back into its parts, typed like the mapped source's values of that column (a
+    line's sequence number is a number to the service, not text).
 
-    None, the whole target, when the wanted records are more than `KEYED_SHARE` of the `landed` ones (a
+    None, the whole target, when those records are more than `KEYED_SHARE` of the `landed` ones (a
     first sync: one paged read beats a request per few hundred keys, each matched by the service against
     a long `or` filter), or when no source row is left to type them by (every landed record is then an
     orphan candidate)."""
-    if mapped.empty or len(wanted) > KEYED_SHARE * landed:
+    if mapped.empty or len(written) > KEYED_SHARE * landed:
+        return None
+    wanted = gone.union(written)
+    if len(wanted) > KEYED_SHARE * landed:
         return None
     kinds = []
     for column in key:

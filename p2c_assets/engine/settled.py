@@ -51,6 +51,7 @@ ROWS_PREFIX = "settled-rows@"  # cursor name: settled-rows@<legal entities>; val
 CODE = ("engine", "flows", "schemas")  # the packages whose code (and Microsoft's schema files) decide a plan
 SUFFIXES = {".py", ".json"}
 IDENTITY = "p2c_identity"  # frame attrs: what a source frame was made of (set by the source assets)
+HASHED_AT_ONCE = 50_000  # source rows hashed at a time (`SourceRows.hashes`)
 CHANGED_SHARE = 0.2  # above this share of changed source rows a run plans them all: picking them out gains little
 
 
@@ -63,9 +64,13 @@ class SourceRows:
 
     @cached_property
     def hashes(self) -> np.ndarray | None:
-        """One 64-bit hash per row, of its values (not its index); None for values that cannot be hashed."""
+        """One 64-bit hash per row, of its values (not its index); None for values that cannot be hashed.
+        `HASHED_AT_ONCE` rows at a time (a row's hash is of its own values alone): pandas holds a bytes
+        copy of every text it hashes until the column is done, 110 MB at once for 765,000 contact persons."""
         try:
-            return pd.util.hash_pandas_object(self.frame, index=False).to_numpy()
+            return np.concatenate([pd.util.hash_pandas_object(self.frame.iloc[start:start + HASHED_AT_ONCE],
+                                                              index=False).to_numpy()
+                                   for start in range(0, len(self.frame), HASHED_AT_ONCE)] or [np.empty(0, np.uint64)])
         except TypeError:
             return None
 

@@ -1,5 +1,5 @@
 """shared_strings: equal texts of a column become one object, and nothing else changes; compact_text and
-as_objects: text held by pyarrow, and back."""
+as_objects: text held by pyarrow, and back; fit_text: a whole frame's text held the smaller way."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import pandas as pd
 
 from p2c_assets.connectors.base import concat, frame
-from p2c_assets.connectors.frames import TEXT, as_objects, compact_text, shared_strings
+from p2c_assets.connectors.frames import TEXT, as_objects, compact_text, fit_text, shared_strings
 
 
 def test_repeated_texts_become_one_object_and_values_blanks_and_other_columns_stay():
@@ -52,6 +52,26 @@ def test_compact_pages_hold_their_text_in_pyarrow_and_come_back_as_the_python_st
         {"n": "int64", "flag": "bool"}))
     assert back["unit"][1] == "USMF" and back["unit"][1] is back["unit"][3] and back["unit"][0] is None
     assert back["line2"].tolist() == [None] * 4 + ["Suite 4"]
+
+
+def test_a_whole_frame_holds_each_text_column_the_smaller_way_with_the_same_values():
+    """`fit_text`: a column of a few long values (a GUID per currency) as one shared Python string per value,
+    a pointer a row; text unique per row, short codes of many values and a column blank everywhere stay
+    pyarrow's; numbers are left alone; `columns` limits it; the engine's view (`as_objects`) is the same."""
+    n = 3000
+    guids = [f"6f1c2a7e-0000-4000-8000-00000000000{i % 3}" for i in range(n)]
+    made = compact_text(pd.DataFrame({
+        "currency_id": [None if i % 10 == 0 else g for i, g in enumerate(guids)], "id": [f"c-{i}" for i in range(n)],
+        "code": [f"{i % 1700:04d}" for i in range(n)], "blank": [None] * n, "n": range(n)}))
+    before = as_objects(made.copy())
+    fitted = fit_text(made.copy())
+    assert {name: str(dtype) for name, dtype in fitted.dtypes.items()} == {
+        "currency_id": "object", "id": "str", "code": "str", "blank": "str", "n": "int64"}
+    assert fitted["currency_id"].dropna().map(id).nunique() == 3 and fitted["currency_id"][0] is None
+    pd.testing.assert_frame_equal(as_objects(fitted.copy()), before)
+    assert str(fit_text(made.copy(), ["id"])["currency_id"].dtype) == "str"
+    plain = pd.DataFrame({"unit": ["pcs" if i % 2 else "box" for i in range(n)]})  # Python strings, as a lookup makes
+    assert fit_text(plain)["unit"].map(id).nunique() == 2
 
 
 def test_pyarrow_allocates_from_the_c_heap():

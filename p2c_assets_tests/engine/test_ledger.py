@@ -167,6 +167,20 @@ def test_source_rows_and_delta_link_move_together_and_only_from_where_they_were(
     assert ledger.load_source("sales/accounts").to_dict("records") == [{"name": "C"}]
 
 
+def test_a_key_given_twice_is_told_by_the_staged_rows_not_by_equal_hashes(ledger, monkeypatch):
+    """`record` keeps a hash per key, not the keys: when two hashes are equal the staged rows say whether a
+    key came twice. Distinct keys whose hashes are equal land; a key given twice fails the call, and
+    nothing of it lands."""
+    from p2c_assets.engine.ledger import records
+
+    monkeypatch.setattr(records, "_hash", lambda key: 0)
+    run = ledger.start_run(FLOW)
+    assert ledger.record(run, FLOW, [ok("ACC-1"), ok("ACC-2"), ok("ACC-3")]) == {"created": 3}
+    with pytest.raises(ValueError, match=r"record 'ACC-5': given twice"):
+        ledger.record(run, FLOW, [ok("ACC-4"), ok("ACC-5"), bad("ACC-5")])
+    assert sorted(ledger.states(FLOW)) == ["ACC-1", "ACC-2", "ACC-3"]
+
+
 def test_bad_input_names_the_record_and_the_field(ledger):
     run = ledger.start_run(FLOW)
     with pytest.raises(ValueError, match=r"record 'ACC-2': field 'outcome' is 'done'"):
@@ -391,9 +405,10 @@ def test_stored_source_rows_load_as_the_frame_of_their_dicts(ledger):
 
 def test_stored_source_rows_load_compact_a_part_at_a_time_as_the_whole_frame_made_compact(ledger, monkeypatch):
     """`load_source(compact=True)`: the text of every `COMPACTED_AT` rows goes to pyarrow before the next
-    are decoded, and the parts join into the frame `compact_text` makes of the whole, dtypes inferred over
-    every row: a column blank in a whole part (prices, a column the source gained later) keeps its type."""
-    from p2c_assets.connectors.frames import TEXT, compact_text
+    are decoded, and the parts join into the frame `compact_text` then `fit_text` make of the whole, dtypes
+    inferred over every row: a column blank in a whole part (prices, a column the source gained later)
+    keeps its type; a column of few values is held as shared Python strings."""
+    from p2c_assets.connectors.frames import TEXT, compact_text, fit_text
     from p2c_assets.engine.ledger import cursors
 
     monkeypatch.setattr(cursors, "COMPACTED_AT", 1000)
@@ -402,7 +417,8 @@ def test_stored_source_rows_load_compact_a_part_at_a_time_as_the_whole_frame_mad
             for i in range(5000)]
     assert ledger.advance_source("sales/products", rows, after=None, to="t1", replace=True)
     loaded = ledger.load_source("sales/products", compact=True)
-    pd.testing.assert_frame_equal(loaded, compact_text(ledger.load_source("sales/products")))
+    pd.testing.assert_frame_equal(loaded, fit_text(compact_text(ledger.load_source("sales/products"))))
     assert loaded.dtypes.to_dict() == {"name": TEXT, "price": "float64", "count": "int64", "none": TEXT,
-                                     "unit": TEXT, "new": TEXT}
+                                     "unit": object, "new": object}
+    assert loaded["unit"].dropna().map(id).nunique() == 1 and loaded["new"].dropna().map(id).nunique() == 2
     assert ledger.load_source("sales/unknown", compact=True).empty

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from p2c_assets.connectors.protocol import TEXT, compact_text, shared_strings
+from p2c_assets.connectors.protocol import TEXT, compact_text, fit_text, shared_strings
 from p2c_assets.engine.ledger.database import Database
 from p2c_assets.engine.ledger.tables import cursors, now, source_rows
 
@@ -47,7 +47,7 @@ class Cursors(Database):
     def load_source(self, source: str, compact: bool = False) -> pd.DataFrame:
         """The stored rows in id order, as `DataFrame.from_records` makes them of the decoded rows
         (columns in order of first appearance, NaN where a row lacks one), equal strings shared; with
-        `compact`, as `compact_text` makes that frame, its text held by pyarrow.
+        `compact`, as `compact_text` then `fit_text` make that frame, its text held compact.
 
         Why not a list of dicts: a dict per row costs about as much as the row's values, and the
         whole source would be held twice over. Rows are fetched and decoded `CHUNK` at a time (one
@@ -71,7 +71,9 @@ class Cursors(Database):
                     records = []
         if records:
             parts.append(compact_text(_frame(records, names)) if compact else shared_strings(_frame(records, names)))
-        return parts[0] if len(parts) == 1 else _joined(parts) if parts else pd.DataFrame()
+        if not compact:
+            return parts[0] if parts else pd.DataFrame()
+        return fit_text(parts[0] if len(parts) == 1 else _joined(parts)) if parts else pd.DataFrame()
 
     def advance_source(self, source: str, rows: Iterable[tuple[str, dict]], *, after: str | None, to: str,
                        removed: Iterable[str] = (), replace: bool = False) -> str | None:

@@ -12,10 +12,12 @@ target key, so when the same number can exist in several legal entities the key 
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -198,7 +200,8 @@ class Records(Database):
         writes the run's events. `outcomes` are read once, checked and staged as they come, so a caller
         can make them as they are read (`engine.sync.ledger_rows`): half a million are never held at once.
         """
-        rows = _checked(flow, outcomes)
+        hashes = array("q")
+        rows = _checked(flow, outcomes, hashes)
         first = next(rows, None)
         if first is None:
             return {}
@@ -265,6 +268,11 @@ class Records(Database):
         with self._writing() as conn:
             self._check_run(conn, run, flow)
             self._stage(conn, rows)
+            if len(np.unique(hashes)) < len(hashes):  # maybe a key given twice: the staged rows say
+                twice = conn.scalar(sa.select(_staged.c.natural_key).group_by(_staged.c.natural_key)
+                                    .having(sa.func.count() > 1).limit(1))
+                if twice is not None:
+                    raise ValueError(f"flow {flow!r} record {twice!r}: given twice in one record() call")
             conn.execute(upsert)
             conn.execute(events)
             result = dict(conn.execute(counts).all())
@@ -329,9 +337,13 @@ def _by_key(conn: sa.Connection, query: sa.Select, keys: list[str]) -> list[tupl
             for row in conn.execute(query.where(records.c.natural_key.in_(keys[start:start + KEYED])))]
 
 
-def _checked(flow: str, outcomes: Iterable[RecordOutcome]) -> Iterator[RecordOutcome]:
-    """`outcomes` as they come, each checked (a bad one raises, and `record`'s transaction with it)."""
-    seen: set[str] = set()
+_hash = hash  # of a key, in `_checked` (a test makes every key's the same)
+
+
+def _checked(flow: str, outcomes: Iterable[RecordOutcome], hashes: array) -> Iterator[RecordOutcome]:
+    """`outcomes` as they come, each checked (a bad one raises, and `record`'s transaction with it), each
+    key's `hash` added to `hashes`: `record` asks the staged rows for a key given twice when two hashes are
+    equal. Why not a set of the keys: at 765,000 contact persons it took 44 MB, 8 bytes a key here."""
     for index, row in enumerate(outcomes):
         if not isinstance(row.key, str) or not row.key:
             raise ValueError(f"flow {flow!r} record #{index}: field 'key' must be a non-empty string, got {row.key!r}")
@@ -340,7 +352,5 @@ def _checked(flow: str, outcomes: Iterable[RecordOutcome]) -> Iterator[RecordOut
                 f"flow {flow!r} record {row.key!r}: field 'outcome' is {row.outcome!r}, "
                 f"expected one of {', '.join(OUTCOMES)}"
             )
-        if row.key in seen:
-            raise ValueError(f"flow {flow!r} record {row.key!r}: given twice in one record() call")
-        seen.add(row.key)
+        hashes.append(_hash(row.key))
         yield row
