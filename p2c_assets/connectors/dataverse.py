@@ -27,11 +27,14 @@ The key's unique index (an alternate key: UpsertMultiple's ``@odata.id`` needs o
 preflight checks the flows' keys against the tenant's) is what refuses a CreateMultiple sent twice.
 
 The first CreateMultiple of a call goes alone: when it is refused, the other rows the ledger has not
-seen land are likely not new either, and all of them are looked up at once instead of being sent in
+seen land are likely not new either, and all of them are looked up instead of being sent in
 requests bound to be refused. So a write costs one request per batch when the ledger knows the
 target, and a refused request and two key reads more when it does not (each one request however
 many keys: see the reads below), against the 2 per 1,000 rows that Microsoft's service protection
-limits make worth aiming at.
+limits make worth aiming at. Rows are made ready ``WINDOW`` batches at a time, each window written
+before the next is made (``writes.prepared_windows``), so the rows of a call are never all held as
+request bodies at once; a call whose CreateMultiple was refused looks its new rows up a window at a
+time (two key reads a window).
 
 Why batches of 1,000 in parallel, and not more: Microsoft's suggested start (above), a failed
 request stays cheap to split, and the requests in flight are what the service protection limits
@@ -90,11 +93,12 @@ from .errors import DeltaTokenExpired, ServiceError, parse_error_body
 from .http import retry_after_seconds
 from .odata import chunk_values, entity_path, eq, in_function, key_predicate
 from .protocol import AnyOf, Delta, Ref
-from .writes import PendingRow, WriteOutcome, failed_with, match_key, prepare_rows, write_isolating_failures
+from .writes import PendingRow, WriteOutcome, failed_with, match_key, prepared_windows, write_isolating_failures
 
 log = logging.getLogger("p2c_assets.connectors")
 
 MAX_PAGE = 5000
+WINDOW = 20  # batches of rows a write makes ready at a time (`writes.prepared_windows`)
 MAX_IN_VALUES = 2000   # values of one In (module docstring)
 MAX_BATCH_URL = 64 * 1024   # characters of a URL inside a $batch (protocols.md A10)
 TOKEN_EXPIRED = "0x80044352"   # "Version stamp associated with the client has expired."
@@ -330,17 +334,29 @@ class DataverseClient(ODataClient):
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}, got {batch_size}")
         key = list(key)
-        pending, outcomes = prepare_rows(entity_set, [self._complete(r, key) for r in rows], key)
-        if pending:
-            table = self.table(entity_set)
-            known = {i for i, there in enumerate(landed or ()) if there}
-            written = None if entity_set in self.tables_without_bulk else \
-                self._write_bulk(entity_set, table, pending, key, known, batch_size)
-            if written is None:
-                written = self._each([partial(write_isolating_failures, batch, partial(
-                    self._upsert_changesets, entity_set, table, key)) for batch in _chunks(pending, batch_size)])
-            outcomes.update(written)
+        outcomes: dict[int, WriteOutcome] = {}
+        refused: bool | None = None  # whether this call's CreateMultiple was refused; None: not sent yet
+        for pending, failed in prepared_windows(entity_set, rows, key, batch_size * WINDOW,
+                                                partial(self._complete, key=key)):
+            outcomes.update(failed)
+            if pending:
+                written, refused = self._write(entity_set, pending, key, landed, batch_size, refused)
+                outcomes.update(written)
         return [outcomes[i] for i in range(len(rows))]
+
+    def _write(self, entity_set: str, pending: list[PendingRow], key: list[str], landed: Sequence[bool] | None,
+               batch_size: int, refused: bool | None) -> tuple[dict[int, WriteOutcome], bool | None]:
+        """One window of rows written (bulk messages, or `$batch` for a table without them); and whether
+        the call's CreateMultiple was refused, as far as it knows now."""
+        table = self.table(entity_set)
+        known = {r.index for r in pending if landed is not None and landed[r.index]}
+        written = None
+        if entity_set not in self.tables_without_bulk:
+            written, refused = self._write_bulk(entity_set, table, pending, key, known, batch_size, refused)
+        if written is None:
+            written = self._each([partial(write_isolating_failures, batch, partial(
+                self._upsert_changesets, entity_set, table, key)) for batch in _chunks(pending, batch_size)])
+        return written, refused
 
     def _each(self, jobs: list[Callable[[], dict[int, WriteOutcome]]]) -> dict[int, WriteOutcome]:
         """Every job, ``max_concurrency`` at a time; their outcomes together."""
@@ -353,11 +369,13 @@ class DataverseClient(ODataClient):
     # --- CreateMultiple and UpsertMultiple -----------------------------------------------------
 
     def _write_bulk(self, entity_set: str, table: TableInfo, rows: list[PendingRow], key: list[str],
-                    known: set[int], batch_size: int) -> dict[int, WriteOutcome] | None:
+                    known: set[int], batch_size: int, refused: bool | None,
+                    ) -> tuple[dict[int, WriteOutcome] | None, bool | None]:
         """``rows`` through the bulk messages (module docstring): CreateMultiple for the rows not
-        ``known`` to have landed, UpsertMultiple for the others, refused creates looked up and
-        upserted; None when the table turns out to have no bulk messages."""
-        creates = _chunks([r for r in rows if r.index not in known], batch_size)
+        ``known`` to have landed (none once the call's first was ``refused``: they are looked up),
+        UpsertMultiple for the others, refused creates looked up and upserted; None when the table
+        turns out to have no bulk messages. And whether the call's CreateMultiple was refused."""
+        creates = [] if refused else _chunks([r for r in rows if r.index not in known], batch_size)
         updates = _chunks([r for r in rows if r.index in known], batch_size)
 
         def create(batch: list[PendingRow]) -> dict[int, WriteOutcome]:
@@ -370,7 +388,7 @@ class DataverseClient(ODataClient):
         jobs = [partial(create, b) for b in creates] + \
                [partial(self._upsert_isolating, entity_set, table, key, b) for b in updates]
         outcomes: dict[int, WriteOutcome] = {}
-        if creates or entity_set not in self._bulk_ok:
+        if (creates and refused is None) or entity_set not in self._bulk_ok:
             # alone first: whether the table has the bulk messages, and whether new rows are new
             try:
                 outcomes = jobs.pop(0)()
@@ -378,16 +396,18 @@ class DataverseClient(ODataClient):
                 with self._no_bulk_lock:
                     self._no_bulk.add(entity_set)
                 log.info("Dataverse %s has no bulk messages: writing it with $batch", entity_set)
-                return None
+                return None, refused
             with self._no_bulk_lock:
                 self._bulk_ok.add(entity_set)
-            if creates and not outcomes:      # refused: every new row is looked up, none created blindly
-                jobs = jobs[len(creates) - 1:]
+            if creates:
+                refused = not outcomes
+                if refused:  # every new row is looked up, none created blindly
+                    jobs = jobs[len(creates) - 1:]
         outcomes.update(self._each(jobs))
-        refused = [r for r in rows if r.index not in outcomes]
-        if refused:
-            outcomes.update(self._look_up_and_upsert(entity_set, table, refused, key, batch_size))
-        return outcomes
+        left = [r for r in rows if r.index not in outcomes]
+        if left:
+            outcomes.update(self._look_up_and_upsert(entity_set, table, left, key, batch_size))
+        return outcomes, refused
 
     def _look_up_and_upsert(self, entity_set: str, table: TableInfo, rows: list[PendingRow], key: list[str],
                             batch_size: int) -> dict[int, WriteOutcome]:

@@ -7,6 +7,8 @@ tables, a malformed ``$batch``) is split in halves, recursively, until the bad r
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -119,10 +121,26 @@ def _blank(value: object) -> bool:
 def prepare_rows(entity_set: str, rows: Sequence[Mapping[str, object]], key: Sequence[str],
                  ) -> tuple[list[PendingRow], dict[int, WriteOutcome]]:
     """Rows with complete, unique keys, and failed outcomes (naming row and field) for the rest."""
-    check = KeyCheck(entity_set, key)
+    return _prepared(KeyCheck(entity_set, key), rows, 0)
+
+
+def prepared_windows(entity_set: str, rows: Iterable[Mapping[str, object]], key: Sequence[str], size: int,
+                     complete: Callable[[Mapping[str, object]], Mapping[str, object]],
+                     ) -> Iterator[tuple[list[PendingRow], dict[int, WriteOutcome]]]:
+    """`prepare_rows` of `size` rows at a time (each `complete`d first), every key checked against the keys
+    of all rows before it. Why: a caller that writes a window before asking for the next holds one
+    window's rows ready, not all (made at once, the 222,911 products of 500,000 accounts took 326 MB)."""
+    check, given, start = KeyCheck(entity_set, key), iter(rows), 0
+    while window := [complete(row) for row in itertools.islice(given, size)]:
+        yield _prepared(check, window, start)
+        start += len(window)
+
+
+def _prepared(check: KeyCheck, rows: Iterable[Mapping[str, object]], start: int,
+              ) -> tuple[list[PendingRow], dict[int, WriteOutcome]]:
     pending: list[PendingRow] = []
     failed: dict[int, WriteOutcome] = {}
-    for index, row in enumerate(rows):
+    for index, row in enumerate(rows, start):
         values, refused = check(index, row)
         if refused is None:
             pending.append(PendingRow(index, values, row))

@@ -275,6 +275,46 @@ def test_a_refused_create_among_others_costs_one_look_up_of_its_rows(dv, tag):
     assert [o.target_id for o in outcomes] == [ids[f"{tag}-{i:03d}"] for i in range(25)]
 
 
+def test_rows_are_made_ready_a_window_at_a_time_with_the_outcomes_of_one_call(dv, tag, monkeypatch):
+    """`WINDOW` batches of rows at a time, each window written before the next rows are asked for: a
+    duplicate key is found across windows, a first sync creates every window with CreateMultiple (the
+    first alone, later ones in parallel), and once the call's CreateMultiple was refused the later windows
+    send none: their new rows are looked up (two key reads a window) and upserted."""
+    from p2c_assets.connectors import dataverse
+
+    monkeypatch.setattr(dataverse, "WINDOW", 2)
+    asked = []
+
+    class Rows(list):  # what the engine gives: rows made as they are asked for
+        def __iter__(self):
+            for i, row in enumerate(super().__iter__()):
+                asked.append(i)
+                yield row
+
+    rows = accounts(tag, 50)
+    rows[45] = dict(rows[3])  # repeats row 3, two windows later
+    dv.table("accounts")  # the table's metadata, read once per client
+    sent, request = _spy(dv), dv.http.request
+    made = []  # rows asked for when each request went
+    dv.http.request = lambda *args, **kwargs: (made.append(len(asked)), request(*args, **kwargs))[1]
+    first = dv.upsert_many("accounts", Rows(rows), key=["accountnumber"], batch_size=10)
+    assert sent == [CREATE] * 5 and asked == list(range(50)) and made == [20, 20, 40, 40, 50]
+    assert [o.status for o in first] == ["created"] * 45 + ["failed"] + ["created"] * 4
+    assert first[45].error_code == "DuplicateKey" and "repeats row 3" in first[45].error_message
+    ids = _ids(dv, tag)
+    assert [o.target_id for i, o in enumerate(first) if i != 45] == [ids[f"{tag}-{i:03d}"]
+                                                                      for i in range(50) if i != 45]
+    sent.clear()
+    second = dv.upsert_many("accounts", accounts(tag, 55, telephone1="555"), key=["accountnumber"], batch_size=10)
+    # every row of the first two windows is there (no key read after); the last holds 45 (refused as a
+    # duplicate before) and 50 to 54, created
+    assert sent == [CREATE, KEY_READ, UPSERT, UPSERT] + [KEY_READ, UPSERT, UPSERT] \
+        + [KEY_READ, UPSERT, UPSERT, KEY_READ]
+    ids = _ids(dv, tag)
+    assert [o.status for o in second] == ["updated"] * 45 + ["created"] + ["updated"] * 4 + ["created"] * 5
+    assert [o.target_id for o in second] == [ids[f"{tag}-{i:03d}"] for i in range(55)]
+
+
 def test_a_create_whose_answer_is_lost_lands_once_and_reports_the_row_with_its_id(dv, tag, monkeypatch):
     """CreateMultiple commits, the connection drops before the answer: ``HttpSession`` sends it
     again, the service refuses it (the rows are there now), and the rows are looked up and upserted.
