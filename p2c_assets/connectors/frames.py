@@ -54,7 +54,8 @@ def compact_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-STRING_COST = 64  # bytes a distinct text costs as a shared Python string: the object and its hash entry
+STRING_OBJECT = 49  # bytes a Python string of ASCII takes beside its characters (`sys.getsizeof("")`)
+FEW = 0.3  # share of distinct values among a column's first `SAMPLE` above which sharing cannot pay
 
 
 def fit_text(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
@@ -65,9 +66,10 @@ def fit_text(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFr
     Why: pyarrow keeps a copy of the text per row, which suits text unique per row; a column of a few
     values costs a pointer per row as Python strings. The million contacts of 500,000 accounts hold their
     currency's and business unit's GUIDs (36 characters, a handful of values) in 80 MB as pyarrow's text,
-    16 MB shared; and every copy a step makes of them shrinks alike. Columns whose first `SAMPLE` values
-    hardly repeat are not looked at further; a column blank everywhere stays blank text. A whole frame
-    only: pages of one read must agree on a column's type (`base.concat`)."""
+    16 MB shared; and every copy a step makes of them shrinks alike. A column is looked at further only
+    when its first `SAMPLE` values repeat (at most `FEW` of them distinct: sharing 36 characters pays up to
+    some 0.4, shorter texts below that); a column blank everywhere stays blank text. A whole frame only:
+    pages of one read must agree on a column's type (`base.concat`)."""
     for name in frame.columns if columns is None else columns:
         values = frame[name]
         if values.dtype == object:
@@ -77,10 +79,12 @@ def fit_text(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFr
         elif values.dtype != TEXT:
             continue
         head = values.iloc[:SAMPLE]
-        if head.nunique() > 0.5 * min(SAMPLE, len(values)):
+        if head.nunique() > FEW * min(SAMPLE, len(values)):
             continue
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        if len(uniques) and 8 * len(values) + STRING_COST * len(uniques) < values.array.nbytes:
+        texts = values.array.nbytes - 4 * len(values)  # pyarrow: the characters, and an offset per row
+        shared = 8 * len(values) + len(uniques) * (STRING_OBJECT + texts / max(1, (codes >= 0).sum()))
+        if len(uniques) and shared < values.array.nbytes:
             texts = np.asarray(uniques.astype(object), dtype=object)
             frame[name] = np.where(codes >= 0, texts.take(np.maximum(codes, 0)), None)
     return frame

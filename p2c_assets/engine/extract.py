@@ -194,21 +194,21 @@ def _resolve_lookup(guids: pd.Series, lookup: Lookup, references: References) ->
     not hold: no GUID, no read (an incremental run in which nothing changed reads none of the sets).
 
     `LOOKUP_SLICE` distinct GUIDs at a time, each slice's records resolved and dropped before the next is
-    read: the million contacts of 500,000 accounts name half a million accounts, and their GUIDs, the
-    filters asking for them and the records read were Python objects all at once, half a million of each.
-    The column is factorized once, as it is: taking its rows with a GUID first copied it (44 MB there)."""
-    codes, distinct = pd.factorize(guids)  # a code per row, a Python string per distinct GUID; blanks -1
-    # a code per GUID folded (whatever the column's dtype: only text names a record); -1 for the others
-    folded, names = pd.factorize(np.array([fold(g) if isinstance(g, str) and g else None for g in distinct.tolist()],
-                                          dtype=object))
-    codes = np.where(codes >= 0, folded[np.maximum(codes, 0)] if len(folded) else -1, -1)
-    found = np.full(len(names), None, dtype=object)
+    read, and each slice's GUIDs made Python strings (folded) only for its read: the million contacts of
+    500,000 accounts name half a million accounts, and their GUIDs, the filters asking for them and the
+    records read were Python objects all at once, half a million of each (42 MB for the GUIDs alone).
+    The column is factorized once, as it is: taking its rows with a GUID first copied it (44 MB there).
+    A GUID given in two letter cases is asked for as each (Dataverse writes its GUIDs in one)."""
+    codes, distinct = pd.factorize(guids)  # a code per row and one per distinct GUID, as held; blanks -1
+    found = np.full(len(distinct), None, dtype=object)
     for entity_set, key, value in lookup.targets:
         asked = np.flatnonzero(pd.isna(found))  # the GUIDs the sets before did not hold
         for start in range(0, len(asked), LOOKUP_SLICE):
             part = asked[start:start + LOOKUP_SLICE]
-            mapping = references.read_among(entity_set, key, value, names[part])
-            found[part] = [mapping.get(g) for g in names[part]]
+            # only text names a record, whatever the column's dtype
+            names = [fold(g) if isinstance(g, str) and g else None for g in distinct[part].tolist()]
+            mapping = references.read_among(entity_set, key, value, dict.fromkeys(n for n in names if n))
+            found[part] = [None if n is None else mapping.get(n) for n in names]
     resolved = np.where(codes >= 0, found[np.maximum(codes, 0)] if len(found) else None, None)
     return pd.Series(resolved, index=guids.index, dtype=object)
 

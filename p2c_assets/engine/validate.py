@@ -16,6 +16,7 @@ from typing import Callable
 
 import pandas as pd
 import pandera.errors as pa_errors
+import pyarrow.compute as pc
 import pandera.pandas as pa
 
 _PLAIN = {"not_nullable": "is required", "field_uniqueness": "duplicate key",
@@ -44,12 +45,25 @@ def validate(schema: pa.DataFrameSchema, mapped: pd.DataFrame, explain: Explain 
     each_row = copy.copy(schema)
     each_row.unique = None
     cases = []
-    if schema.unique:
+    if schema.unique and not _distinct(mapped, schema.unique):
         key = pa.DataFrameSchema(unique=schema.unique, report_duplicates=schema.report_duplicates)
         cases.append(_failures(key, mapped[[c for c in schema.unique if c in mapped.columns]]))
     cases += [_failures(each_row, mapped.iloc[start:start + SLICE]) for start in range(0, len(mapped), SLICE)]
     found = [c for c in cases if c is not None]
     return _rejected(schema, mapped, pd.concat(found, ignore_index=True), explain) if found else passed(mapped)
+
+
+def _distinct(frame: pd.DataFrame, key: list[str]) -> bool:
+    """Whether a key of one column of pyarrow's text, never blank, is distinct on every row: its values
+    sorted, no two neighbours equal. False when it cannot tell that way (the uniqueness check then runs).
+    Why: pandas marks duplicates of pyarrow's text through Python strings, 71 MB for the key of the
+    million contacts of 500,000 accounts; sorted by pyarrow, 25 MB."""
+    if len(key) != 1 or key[0] not in frame or not isinstance(frame[key[0]].dtype, pd.StringDtype) \
+            or frame[key[0]].dtype.storage != "pyarrow" or frame[key[0]].isna().any():
+        return False
+    values = frame[key[0]].array.__arrow_array__()
+    ordered = values.take(pc.sort_indices(values))
+    return not pc.any(pc.equal(ordered[1:], ordered[:-1])).as_py()
 
 
 def _failures(schema: pa.DataFrameSchema, rows: pd.DataFrame) -> pd.DataFrame | None:

@@ -56,17 +56,18 @@ def test_compact_pages_hold_their_text_in_pyarrow_and_come_back_as_the_python_st
 
 def test_a_whole_frame_holds_each_text_column_the_smaller_way_with_the_same_values():
     """`fit_text`: a column of a few long values (a GUID per currency) as one shared Python string per value,
-    a pointer a row; text unique per row, short codes of many values and a column blank everywhere stay
-    pyarrow's; numbers are left alone; `columns` limits it; the engine's view (`as_objects`) is the same."""
+    a pointer a row; text unique per row, short codes of many values, a GUID per two rows (a contact's
+    account) and a column blank everywhere stay pyarrow's; numbers are left alone; `columns` limits it; the engine's view (`as_objects`) is the same."""
     n = 3000
     guids = [f"6f1c2a7e-0000-4000-8000-00000000000{i % 3}" for i in range(n)]
     made = compact_text(pd.DataFrame({
         "currency_id": [None if i % 10 == 0 else g for i, g in enumerate(guids)], "id": [f"c-{i}" for i in range(n)],
-        "code": [f"{i % 1700:04d}" for i in range(n)], "blank": [None] * n, "n": range(n)}))
+        "code": [f"{i % 1700:04d}" for i in range(n)], "blank": [None] * n, "n": range(n),
+        "parent_id": [f"6f1c2a7e-0000-4000-8000-{i // 2:012d}" for i in range(n)]}))  # two rows per parent
     before = as_objects(made.copy())
     fitted = fit_text(made.copy())
     assert {name: str(dtype) for name, dtype in fitted.dtypes.items()} == {
-        "currency_id": "object", "id": "str", "code": "str", "blank": "str", "n": "int64"}
+        "currency_id": "object", "id": "str", "code": "str", "blank": "str", "n": "int64", "parent_id": "str"}
     assert fitted["currency_id"].dropna().map(id).nunique() == 3 and fitted["currency_id"][0] is None
     pd.testing.assert_frame_equal(as_objects(fitted.copy()), before)
     assert str(fit_text(made.copy(), ["id"])["currency_id"].dtype) == "str"

@@ -106,7 +106,7 @@ def test_without_values_the_whole_table_is_read_once_and_answers_later_questions
 def test_a_lookup_resolves_its_guids_a_slice_at_a_time_each_read_once(dv, tag, accounts, monkeypatch):
     """A source's lookup (contacts' company accounts) reads `LOOKUP_SLICE` distinct GUIDs at a time and
     keeps none of the records read (`References.read_among`): the same answer as one read of them all,
-    rows naming one account share its value, letter case and blanks as before."""
+    rows naming one account share its value, letter case folded, blanks resolve to nothing."""
     from p2c_assets.connectors.frames import TEXT
     from p2c_assets.engine import extract
     from p2c_assets.flows.contacts import COMPANY_ACCOUNT
@@ -120,6 +120,6 @@ def test_a_lookup_resolves_its_guids_a_slice_at_a_time_each_read_once(dv, tag, a
     resolved, requests = requests_made(dv, lambda: extract._resolve_lookup(guids, COMPANY_ACCOUNT, references))
     numbers = [f"{tag}-A{i:04d}" for i in range(7)]
     assert resolved.tolist() == [numbers[0], *numbers, None, numbers[3], None]
-    # 8 distinct GUIDs once letter case is folded (one names no account), 3 a slice: 3 reads of accounts
+    # 9 distinct GUIDs (one also in capitals, one naming no account), 3 a slice: 3 reads of accounts
     assert len(COMPANY_ACCOUNT.targets) == 1 and requests == 3
     assert references._found == {} and references._asked == {}

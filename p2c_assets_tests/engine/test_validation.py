@@ -81,3 +81,24 @@ def test_rows_checked_a_slice_at_a_time_fail_as_in_one_pass_over_the_whole_frame
         assert sorted(checked.reasons.index) == sorted({i for i, _, _ in cases})
         assert "duplicate key" in checked.reasons[0] and "duplicate key" in checked.reasons[3]
         assert list(checked.valid.index) == [i for i in frame.index if i not in checked.reasons.index]
+
+
+def test_a_key_of_pyarrow_text_is_told_distinct_by_sorting_and_its_twins_are_found_as_pandera_finds_them():
+    """A one-column key held by pyarrow (a source's key) is sorted to tell it distinct, without pandera's
+    check; twins are reported as pandera reports them for Python text (blanks are no twins to it: the
+    required check names them)."""
+    import pandera.pandas as pa
+
+    import p2c_assets.engine.validate as validation
+    from p2c_assets.connectors.frames import TEXT
+
+    schema = pa.DataFrameSchema({"k": pa.Column(None, nullable=True)}, unique=["k"])
+    for keys, twins in ((["B", "A", "C"], []), (["B", "A", "B", "C"], [0, 2]), ([None, "A", None], [])):
+        text, python = pd.DataFrame({"k": pd.Series(keys, dtype=TEXT)}), pd.DataFrame({"k": keys})
+        assert validation._distinct(text, ["k"]) == (None not in keys and not twins)
+        assert not validation._distinct(python, ["k"])
+        for frame in (text, python):
+            checked = validate(schema, frame)
+            assert list(checked.reasons.index) == twins and list(checked.valid.index) == [
+                i for i in range(len(keys)) if i not in twins]
+            assert all("duplicate key" in reason for reason in checked.reasons)
