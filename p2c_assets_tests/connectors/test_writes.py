@@ -52,3 +52,17 @@ def test_keys_are_kept_flat_and_given_back_as_tuples_by_row():
     assert keys[:2] == [("usmf", "A"), ("demf", None)] and list(keys) == [("usmf", "A"), ("demf", None), ("usmf", "C")]
     with pytest.raises(IndexError):
         keys[3]
+
+
+def test_key_hashes_are_a_set_in_eight_byte_slots_that_grows():
+    """`Hashes.add` says whether a hash is new, past growing its table many times, for negative hashes
+    and for 0 (which shares 1's slot: a repeat only sends the key check to its exact index)."""
+    import random
+
+    from p2c_assets.connectors.writes import Hashes
+
+    rng = random.Random(7)
+    hashes, values = Hashes(), list({rng.getrandbits(64) - 2**63 for _ in range(5000)})
+    assert all(hashes.add(v) for v in values) and len(values) == 5000 and len(hashes._slots) == 16384
+    assert not any(hashes.add(v) for v in values)
+    assert hashes.add(0) and not hashes.add(1) and not hashes.add(0)
