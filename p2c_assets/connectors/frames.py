@@ -82,12 +82,18 @@ def fit_text(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFr
         if head.nunique() > FEW * min(SAMPLE, len(values)):
             continue
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        texts = values.array.nbytes - 4 * len(values)  # pyarrow: the characters, and an offset per row
-        shared = 8 * len(values) + len(uniques) * (STRING_OBJECT + texts / max(1, (codes >= 0).sum()))
+        characters = values.array.nbytes - 4 * len(values)  # pyarrow: the characters, and an offset per row
+        shared = 8 * len(values) + len(uniques) * (STRING_OBJECT + characters / max(1, (codes >= 0).sum()))
         if len(uniques) and shared < values.array.nbytes:
-            texts = np.asarray(uniques.astype(object), dtype=object)
-            frame[name] = np.where(codes >= 0, texts.take(np.maximum(codes, 0)), None)
+            frame[name] = _strings(codes, uniques)
     return frame
+
+
+def _strings(codes: np.ndarray, uniques: pd.Index) -> np.ndarray:
+    """A column as Python strings from its factorized text (`pd.factorize`): one object per distinct text,
+    None where the code is -1 (blank)."""
+    texts = np.asarray(uniques.astype(object), dtype=object)
+    return np.where(codes >= 0, texts.take(np.maximum(codes, 0)) if len(texts) else None, None)
 
 
 def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
@@ -96,9 +102,7 @@ def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     for name in frame.columns:
         values = frame[name]
         if isinstance(values.dtype, pd.StringDtype):
-            codes, uniques = pd.factorize(values, use_na_sentinel=True)
-            texts = np.asarray(uniques.astype(object), dtype=object)
-            frame[name] = np.where(codes >= 0, texts.take(np.maximum(codes, 0)) if len(texts) else None, None)
+            frame[name] = _strings(*pd.factorize(values, use_na_sentinel=True))
     return frame
 
 
