@@ -68,6 +68,9 @@ def _validate(update: dict) -> None:
     if "token_lifetime_s" in update and not (isinstance(update["token_lifetime_s"], (int, float))
                                              and update["token_lifetime_s"] >= 1):
         raise FaultConfigError("faults key 'token_lifetime_s' must be a number >= 1")
+    if "bulk_timeout_over_rows" in update and not (update["bulk_timeout_over_rows"] is None or (
+            isinstance(update["bulk_timeout_over_rows"], int) and update["bulk_timeout_over_rows"] >= 1)):
+        raise FaultConfigError("faults key 'bulk_timeout_over_rows' must be null or a number of rows >= 1")
     if "hidden_columns" in update and not _names_by_set(update["hidden_columns"], _names):
         raise FaultConfigError("faults key 'hidden_columns' must map entity sets to lists of column names")
     if "hidden_alternate_keys" in update and not _names_by_set(

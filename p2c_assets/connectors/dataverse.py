@@ -1,8 +1,9 @@
 """Dataverse Web API client (``{url}/api/data/v9.2/``).
 
-Writes use the bulk messages (protocols.md A11), one request per batch of up to 1,000 rows (the
-start Microsoft suggests for standard tables: "Use bulk operation messages", Number of records),
-batches in parallel up to ``max_concurrency``. Which message a row takes depends on what the
+Writes use the bulk messages (protocols.md A11), one request per batch of rows: 1,000 to start (the
+start Microsoft suggests for standard tables: "Use bulk operation messages", Number of records), more
+while the table answers fast, fewer after a timeout (``sizing.BulkSize``), batches in parallel up to
+``max_concurrency``. Which message a row takes depends on what the
 caller knows, because the engine's ledger needs created vs updated per row and the answers differ:
 
 - ``CreateMultiple`` for rows the caller has not seen land (``landed`` false): it answers the new
@@ -28,7 +29,8 @@ preflight checks the flows' keys against the tenant's) is what refuses a CreateM
 
 The first CreateMultiple of a call goes alone: when it is refused, the other rows the ledger has not
 seen land are likely not new either, and all of them are looked up instead of being sent in
-requests bound to be refused. So a write costs one request per batch when the ledger knows the
+requests bound to be refused. So does a client's first request of each message to a table, at the
+start size: its time sizes the requests after it. So a write costs one request per batch when the ledger knows the
 target, and a refused request and two key reads more when it does not (each one request however
 many keys: see the reads below), against the 2 per 1,000 rows that Microsoft's service protection
 limits make worth aiming at. Rows are made ready ``WINDOW`` batches at a time, each window written
@@ -36,15 +38,16 @@ before the next is made (``writes.prepared_windows``), so the rows of a call are
 request bodies at once; a call whose CreateMultiple was refused looks its new rows up a window at a
 time (two key reads a window).
 
-Why batches of 1,000 in parallel, and not more: Microsoft's suggested start (above), a failed
-request stays cheap to split, and the requests in flight are what the service protection limits
-count (protocols.md A13: 52 concurrent requests per user, and 20 minutes of execution time per 5
+Why batches in parallel, grown from 1,000 to at most a window's rows over the requests in flight
+(5,000 at the defaults), and not one request: a failed request stays cheap to split, a request stays
+well inside the time limits (``sizing``), and the requests in flight are what the service protection
+limits count (protocols.md A13: 52 concurrent requests per user, and 20 minutes of execution time per 5
 minutes, i.e. about 4 requests busy all the time), so ``max_concurrency`` (default 4) is the cap;
 a 429 waits for its ``Retry-After`` (``http.HttpSession``). On standard tables one bad target fails
 the whole request, so failing UpsertMultiple requests are split (``writes.write_isolating_failures``).
 Microsoft's Python SDK (PowerPlatform-Dataverse-Client 1.1.0, ``records.create`` / ``records.upsert``
-with a list) sends every row in one CreateMultiple or UpsertMultiple and one request at a time: 10
-times fewer requests, but one request as long as the whole write, all of it lost to one bad row,
+with a list) sends every row in one CreateMultiple or UpsertMultiple and one request at a time:
+fewer requests, but one request as long as the whole write, all of it lost to one bad row,
 and nothing in parallel. On the sandbox (``benchmarks/dataverse_writer.py``, 10,000 accounts) the
 two take the same time to within the noise of a shared machine; on a real service Microsoft
 recommends parallel requests for throughput ("Sending requests in parallel is a recommended strategy
@@ -93,6 +96,7 @@ from .errors import DeltaTokenExpired, ServiceError, parse_error_body
 from .http import retry_after_seconds
 from .odata import chunk_values, entity_path, eq, in_function, key_predicate
 from .protocol import AnyOf, Delta, Ref
+from .sizing import BulkSize
 from .writes import PendingRow, WriteOutcome, failed_with, match_key, prepared_windows, write_isolating_failures
 
 log = logging.getLogger("p2c_assets.connectors")
@@ -103,6 +107,7 @@ MAX_IN_VALUES = 2000   # values of one In (module docstring)
 MAX_BATCH_URL = 64 * 1024   # characters of a URL inside a $batch (protocols.md A10)
 TOKEN_EXPIRED = "0x80044352"   # "Version stamp associated with the client has expired."
 SEGMENT_NOT_FOUND = "0x80060888"   # "Resource not found for the segment '...'": an undeclared bound action
+SQL_TIMEOUT = "0x80044151"   # "SQL timeout expired" (-2147204783): a smaller batch may pass (`sizing`)
 _GUID = re.compile(r"\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$")
 
 
@@ -140,6 +145,7 @@ class DataverseClient(ODataClient):
         self._tables_lock = threading.Lock()
         self._no_bulk: set[str] = set()
         self._bulk_ok: set[str] = set()
+        self._sizes: dict[tuple[str, str, int], BulkSize] = {}
         self._no_bulk_lock = threading.Lock()
         self._settings: dict[str, object] = {}
         self._settings_lock = threading.Lock()
@@ -373,25 +379,32 @@ class DataverseClient(ODataClient):
                     ) -> tuple[dict[int, WriteOutcome] | None, bool | None]:
         """``rows`` through the bulk messages (module docstring): CreateMultiple for the rows not
         ``known`` to have landed (none once the call's first was ``refused``: they are looked up),
-        UpsertMultiple for the others, refused creates looked up and upserted; None when the table
-        turns out to have no bulk messages. And whether the call's CreateMultiple was refused."""
-        creates = [] if refused else _chunks([r for r in rows if r.index not in known], batch_size)
-        updates = _chunks([r for r in rows if r.index in known], batch_size)
+        UpsertMultiple for the others, refused creates looked up and upserted, each request as large as
+        the table's ``BulkSize`` says; None when the table turns out to have no bulk messages. And whether
+        the call's CreateMultiple was refused."""
+        new = [] if refused else [r for r in rows if r.index not in known]
+        old = [r for r in rows if r.index in known]
+        creating, upserting = (self._size(entity_set, m, batch_size) for m in ("CreateMultiple", "UpsertMultiple"))
 
         def create(batch: list[PendingRow]) -> dict[int, WriteOutcome]:
             """CreateMultiple; no outcome for the rows of a request refused for its content."""
             try:
-                return self._create_multiple(entity_set, table, batch)
+                return self._create_multiple(entity_set, table, creating, batch)
             except ServiceError as exc:
                 return {} if exc.is_row_error else failed_with(batch, exc)
 
-        jobs = [partial(create, b) for b in creates] + \
-               [partial(self._upsert_isolating, entity_set, table, key, b) for b in updates]
+        upsert = partial(self._upsert_isolating, entity_set, table, key, upserting)
+        # alone first: whether the table has the bulk messages, whether new rows are new, how long a
+        # request of the table takes (`BulkSize`)
+        first, creates_first = None, bool(new) and (refused is None or not creating.measured)
+        if creates_first:
+            first, new = partial(create, new[:batch_size]), new[batch_size:]
+        elif old and (entity_set not in self._bulk_ok or not upserting.measured):
+            first, old = partial(upsert, old[:batch_size]), old[batch_size:]
         outcomes: dict[int, WriteOutcome] = {}
-        if (creates and refused is None) or entity_set not in self._bulk_ok:
-            # alone first: whether the table has the bulk messages, and whether new rows are new
+        if first is not None:
             try:
-                outcomes = jobs.pop(0)()
+                outcomes = first()
             except _BulkMessagesMissing:
                 with self._no_bulk_lock:
                     self._no_bulk.add(entity_set)
@@ -399,24 +412,33 @@ class DataverseClient(ODataClient):
                 return None, refused
             with self._no_bulk_lock:
                 self._bulk_ok.add(entity_set)
-            if creates:
+            if creates_first and refused is None:
                 refused = not outcomes
                 if refused:  # every new row is looked up, none created blindly
-                    jobs = jobs[len(creates) - 1:]
-        outcomes.update(self._each(jobs))
+                    new = []
+        outcomes.update(self._each(
+            [partial(create, b) for b in _chunks(new, creating.rows(len(new), self.max_concurrency))]
+            + [partial(upsert, b) for b in _chunks(old, upserting.rows(len(old), self.max_concurrency))]))
         left = [r for r in rows if r.index not in outcomes]
         if left:
-            outcomes.update(self._look_up_and_upsert(entity_set, table, left, key, batch_size))
+            outcomes.update(self._look_up_and_upsert(entity_set, table, left, key, upserting))
         return outcomes, refused
 
+    def _size(self, entity_set: str, message: str, batch_size: int) -> BulkSize:
+        """The ``BulkSize`` of ``message`` on ``entity_set`` for writes that start at ``batch_size``: at most
+        a window's rows shared among the requests in flight."""
+        with self._tables_lock:
+            return self._sizes.setdefault((entity_set, message, batch_size), BulkSize(
+                batch_size, batch_size * WINDOW // self.max_concurrency))
+
     def _look_up_and_upsert(self, entity_set: str, table: TableInfo, rows: list[PendingRow], key: list[str],
-                            batch_size: int) -> dict[int, WriteOutcome]:
+                            size: BulkSize) -> dict[int, WriteOutcome]:
         """Rows of refused CreateMultiple requests: one key read before says which are there (updated,
         with the id read), UpsertMultiple lands them all (splitting around bad rows), one key read after
         gives the ids of the rows it created."""
         before = self._key_ids(entity_set, table, key, [r.key for r in rows])
-        written = self._each([partial(self._upsert_isolating, entity_set, table, key, batch)
-                              for batch in _chunks(rows, batch_size)])
+        written = self._each([partial(self._upsert_isolating, entity_set, table, key, size, batch)
+                              for batch in _chunks(rows, size.rows(len(rows), self.max_concurrency))])
         landed_now = [r for r in rows if written[r.index].status != "failed"]
         after = self._key_ids(entity_set, table, key, [r.key for r in landed_now if match_key(r.key) not in before])
         for r in landed_now:
@@ -433,27 +455,39 @@ class DataverseClient(ODataClient):
         found = self.read(entity_set, [*key, table.primary_id], where=AnyOf(tuple(key), tuple(keys)))
         return {match_key(k): i for k, i in zip(zip(*(found[f] for f in key)), found[table.primary_id])}
 
-    def _bulk(self, entity_set: str, table: TableInfo, message: str, targets: list[dict]) -> requests.Response:
-        """POST a bulk message with ``targets``; ``_BulkMessagesMissing`` when the table has none."""
+    def _bulk(self, entity_set: str, table: TableInfo, message: str, size: BulkSize, targets: list[dict]) -> list[str]:
+        """POST a bulk message with ``targets``: the ids a CreateMultiple answers, in their order (an
+        UpsertMultiple answers none). ``_BulkMessagesMissing`` when the table has none. The time to the
+        answer goes to ``size``; a request the service times out on is sent again in halves (``sizing``)."""
         kind = f"Microsoft.Dynamics.CRM.{table.logical_name}"
         try:
-            return self.http.request("POST", f"{self.api}{entity_set}/Microsoft.Dynamics.CRM.{message}",
-                                     json={"Targets": [{"@odata.type": kind, **t} for t in targets]})
+            response = self.http.request("POST", f"{self.api}{entity_set}/Microsoft.Dynamics.CRM.{message}",
+                                         json={"Targets": [{"@odata.type": kind, **t} for t in targets]})
         except ServiceError as exc:
             if exc.status == 404 and exc.code == SEGMENT_NOT_FOUND:
                 raise _BulkMessagesMissing(entity_set) from None
+            if exc.code == SQL_TIMEOUT and len(targets) > 1:
+                size.timed_out(len(targets))
+                log.info("Dataverse %s: %s of %d rows timed out; sending it in halves", entity_set, message,
+                         len(targets))
+                half = len(targets) // 2
+                return self._bulk(entity_set, table, message, size, targets[:half]) + \
+                    self._bulk(entity_set, table, message, size, targets[half:])
             raise
+        size.took(len(targets), response.elapsed.total_seconds())
+        return response.json()["Ids"] if message == "CreateMultiple" else []
 
-    def _create_multiple(self, entity_set: str, table: TableInfo, rows: list[PendingRow]) -> dict[int, WriteOutcome]:
+    def _create_multiple(self, entity_set: str, table: TableInfo, size: BulkSize,
+                         rows: list[PendingRow]) -> dict[int, WriteOutcome]:
         """Every row created, with its id from the answer's ``Ids`` (one per target, in their order)."""
-        ids = self._bulk(entity_set, table, "CreateMultiple", [r.row for r in rows]).json()["Ids"]
+        ids = self._bulk(entity_set, table, "CreateMultiple", size, [r.row for r in rows])
         return {r.index: WriteOutcome(r.key, "created", target_id=i) for r, i in zip(rows, ids, strict=True)}
 
-    def _upsert_isolating(self, entity_set: str, table: TableInfo, key: list[str],
+    def _upsert_isolating(self, entity_set: str, table: TableInfo, key: list[str], size: BulkSize,
                           rows: list[PendingRow]) -> dict[int, WriteOutcome]:
         """UpsertMultiple by alternate key, split around the rows the service refuses; the others updated."""
         def send(part: list[PendingRow]) -> dict[int, WriteOutcome]:
-            self._bulk(entity_set, table, "UpsertMultiple", [
+            self._bulk(entity_set, table, "UpsertMultiple", size, [
                 {"@odata.id": f"{entity_set}({key_predicate(r.key_dict(key))})", **r.body_without(key)} for r in part])
             return {r.index: WriteOutcome(r.key, "updated") for r in part}
         return write_isolating_failures(rows, send)

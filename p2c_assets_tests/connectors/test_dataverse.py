@@ -315,6 +315,62 @@ def test_rows_are_made_ready_a_window_at_a_time_with_the_outcomes_of_one_call(dv
     assert [o.target_id for o in second] == [ids[f"{tag}-{i:03d}"] for i in range(55)]
 
 
+def _sizes(client):
+    """(message, rows) of every bulk request the client sends, answered or not."""
+    sent, original = [], client.http.request
+
+    def request(method, url, **kwargs):
+        if "Microsoft.Dynamics.CRM." in url:
+            sent.append((url.rsplit(".", 1)[-1], len(kwargs["json"]["Targets"])))
+        return original(method, url, **kwargs)
+
+    client.http.request = request
+    return sent
+
+
+def test_requests_grow_while_the_table_answers_fast_and_keep_every_worker_busy(dv, tag):
+    """The first request of each message goes alone at the start size; its pace (fast on the sandbox)
+    lets the rest of the window go as one request per worker (4), at most a window's rows over the
+    workers; a small write stays at the start size."""
+    dv.table("accounts")
+    sent = _sizes(dv)
+    first = dv.upsert_many("accounts", accounts(tag, 200), key=["accountnumber"], batch_size=10)
+    assert sent[0] == ("CreateMultiple", 10) and sorted(sent[1:]) == [("CreateMultiple", 46)] + [("CreateMultiple", 48)] * 3
+    assert [o.status for o in first] == ["created"] * 200
+    ids = _ids(dv, tag)
+    assert [o.target_id for o in first] == [ids[f"{tag}-{i:03d}"] for i in range(200)]
+    sent.clear()
+    second = dv.upsert_many("accounts", accounts(tag, 400, telephone1="555"), key=["accountnumber"], batch_size=10,
+                            landed=[True] * 200 + [False] * 200)
+    # window 1 (rows 0-199, landed): UpsertMultiple alone first, then one request per worker; window 2
+    # (rows 200-399, new): the call's first CreateMultiple alone (are new rows new?), then the same
+    assert sent[0] == ("UpsertMultiple", 10) and sent[5] == ("CreateMultiple", 10)
+    assert sorted(sent[1:5]) == [("UpsertMultiple", 46)] + [("UpsertMultiple", 48)] * 3
+    assert sorted(sent[6:]) == [("CreateMultiple", 46)] + [("CreateMultiple", 48)] * 3
+    assert [o.status for o in second] == ["updated"] * 200 + ["created"] * 200
+    sent.clear()
+    dv.upsert_many("accounts", accounts(tag, 420)[400:], key=["accountnumber"], batch_size=10)
+    assert sent == [("CreateMultiple", 10), ("CreateMultiple", 10)]     # 20 rows: the start size
+
+
+def test_a_request_that_times_out_is_sent_in_halves_and_later_ones_stay_small(sandbox, dv, tag):
+    """A slow org: a bulk request of more than 30 targets answers "SQL timeout expired"; it is sent again
+    in halves, every row lands once, and the table's later requests carry at most half the timed-out size."""
+    sandbox.set_faults(bulk_timeout_over_rows=30)
+    dv.table("accounts")
+    sent = _sizes(dv)
+    outcomes = dv.upsert_many("accounts", accounts(tag, 200), key=["accountnumber"], batch_size=10)
+    assert [o.status for o in outcomes] == ["created"] * 200
+    ids = _ids(dv, tag)
+    assert len(ids) == 200 and [o.target_id for o in outcomes] == [ids[f"{tag}-{i:03d}"] for i in range(200)]
+    timed_out = [n for m, n in sent if n > 30]
+    assert timed_out and all(n == 46 or n == 48 for n in timed_out)    # the first ones after the lone 10
+    sent.clear()
+    later = dv.upsert_many("accounts", accounts(tag, 400)[200:], key=["accountnumber"], batch_size=10)
+    assert [o.status for o in later] == ["created"] * 200
+    assert sent[0] == ("CreateMultiple", 10) and max(n for _, n in sent) <= 23  # half of 46 at most
+
+
 def test_a_create_whose_answer_is_lost_lands_once_and_reports_the_row_with_its_id(dv, tag, monkeypatch):
     """CreateMultiple commits, the connection drops before the answer: ``HttpSession`` sends it
     again, the service refuses it (the rows are there now), and the rows are looked up and upserted.

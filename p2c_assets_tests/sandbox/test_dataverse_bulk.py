@@ -174,3 +174,22 @@ def test_catalogue_flag_leaves_the_bulk_messages_out():
     assert not bulk.declared(svc, replace(BY_SET["accounts"], bulk_messages=False))
     svc.faults.update({"bulk_unsupported_tables": ["accounts"]})
     assert not bulk.declared(svc, BY_SET["accounts"]) and bulk.declared(svc, BY_SET["contacts"])
+
+
+def test_a_bulk_request_over_the_timeout_setting_writes_nothing_and_answers_sql_timeout(clean_faults, dv, unique):
+    import pytest
+
+    from p2c_sandbox.faults import FaultConfigError, FaultState
+
+    tag = unique("TO")
+    targets = [{"@odata.type": "Microsoft.Dynamics.CRM.account", "accountnumber": f"{tag}-{i}", "name": tag}
+               for i in range(3)]
+    clean_faults.set_faults(bulk_timeout_over_rows=2)
+    response = dv.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": targets})
+    assert response.status_code == 500 and response.json()["error"]["code"] == "0x80044151"
+    assert "SQL timeout expired" in response.json()["error"]["message"]
+    assert _count(dv, f"name eq '{tag}'") == 0
+    response = dv.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Targets": targets[:2]})
+    assert response.status_code == 200 and len(response.json()["Ids"]) == 2
+    with pytest.raises(FaultConfigError, match="bulk_timeout_over_rows"):
+        FaultState().update({"bulk_timeout_over_rows": 0})

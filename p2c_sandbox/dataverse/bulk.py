@@ -7,6 +7,11 @@ Not every standard table has these messages (protocols.md A11). A table without 
 `bulk_messages=False` in the catalogue, or listed (by entity set) in the `bulk_unsupported_tables`
 fault key at run time; for such a table the bound action is simply not declared, so the route
 falls through to OData's "Resource not found for the segment '...'" (404, 0x80060888).
+
+A slow org, on demand: with the `bulk_timeout_over_rows` setting at N, a bulk request of more than N
+targets writes nothing and answers "SQL timeout expired" (0x80044151, -2147204783), the error Microsoft
+lists for a batch too large to finish in time ("Troubleshoot Dataverse bulk operation errors"; the
+status, 500, is the one Dataverse gives an unexpected server error).
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ def _key_of(entity: EntityType, target: dict, i: int) -> dict | None:
 
 def run(svc, entity: EntityType, message: str, req: Req) -> Resp:
     targets = _targets(entity, req)
+    most = svc.faults.get("bulk_timeout_over_rows")
+    if most is not None and len(targets) > most:
+        raise errors.sql_timeout()
     ids = []
     with svc.store.transaction():
         for i, target in enumerate(targets):

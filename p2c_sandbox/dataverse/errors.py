@@ -56,6 +56,11 @@ def plugin(message: str) -> DataverseError:
     return DataverseError(400, "0x80040265", message)
 
 
+def sql_timeout() -> DataverseError:
+    return DataverseError(500, "0x80044151", "Sql error: SQL timeout expired. CRM ErrorCode: -2147204783 "
+                                             "Sql ErrorCode: -2146232060 Sql Number: -2")
+
+
 def version_mismatch() -> DataverseError:
     return DataverseError(412, "0x80060882", "The version of the existing record doesn't match the "
                                              "RowVersion property provided.")
