@@ -30,13 +30,14 @@ preflight checks the flows' keys against the tenant's) is what refuses a CreateM
 The first CreateMultiple of a call goes alone: when it is refused, the other rows the ledger has not
 seen land are likely not new either, and all of them are looked up instead of being sent in
 requests bound to be refused. So does a client's first request of each message to a table, at the
-start size: its time sizes the requests after it. So a write costs one request per batch when the ledger knows the
-target, and a refused request and two key reads more when it does not (each one request however
-many keys: see the reads below), against the 2 per 1,000 rows that Microsoft's service protection
-limits make worth aiming at. Rows are made ready ``WINDOW`` batches at a time, each window written
-before the next is made (``writes.prepared_windows``), so the rows of a call are never all held as
-request bodies at once; a call whose CreateMultiple was refused looks its new rows up a window at a
-time (two key reads a window).
+start size: its time sizes the requests after it. So a write costs one request per batch when the
+ledger knows the target, and a refused request and two key reads more a window when it does not
+(each one request however many keys: see the reads below), against the 2 per 1,000 rows that
+Microsoft's service protection limits make worth aiming at. Rows are made ready a batch first (what
+goes alone), then ``WINDOW`` batches at a time (``writes.prepared_windows``), the next window made
+while one is written (``writes.made_ahead``), so the rows of a call are never all held as request
+bodies at once and the requests do not wait for rows to be made; a call whose CreateMultiple was
+refused looks its new rows up a window at a time (two key reads a window).
 
 Why batches in parallel, grown from 1,000 to at most a window's rows over the requests in flight
 (5,000 at the defaults), and not one request: a failed request stays cheap to split, a request stays
@@ -97,7 +98,8 @@ from .http import retry_after_seconds
 from .odata import chunk_values, entity_path, eq, in_function, key_predicate
 from .protocol import AnyOf, Delta, Ref
 from .sizing import BulkSize
-from .writes import PendingRow, WriteOutcome, failed_with, match_key, prepared_windows, write_isolating_failures
+from .writes import (PendingRow, WriteOutcome, failed_with, made_ahead, match_key, prepared_windows,
+                     write_isolating_failures)
 
 log = logging.getLogger("p2c_assets.connectors")
 
@@ -342,8 +344,8 @@ class DataverseClient(ODataClient):
         key = list(key)
         outcomes: dict[int, WriteOutcome] = {}
         refused: bool | None = None  # whether this call's CreateMultiple was refused; None: not sent yet
-        for pending, failed in prepared_windows(entity_set, rows, key, batch_size * WINDOW,
-                                                partial(self._complete, key=key)):
+        for pending, failed in made_ahead(prepared_windows(entity_set, rows, key, batch_size * WINDOW,
+                                                           partial(self._complete, key=key), first=batch_size)):
             outcomes.update(failed)
             if pending:
                 written, refused = self._write(entity_set, pending, key, landed, batch_size, refused)

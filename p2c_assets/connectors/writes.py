@@ -10,11 +10,14 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 
 from .errors import ServiceError
 from .odata import fold
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)  # slots: half a million of them at 500,000 rows
@@ -153,15 +156,27 @@ def prepare_rows(entity_set: str, rows: Sequence[Mapping[str, object]], key: Seq
 
 
 def prepared_windows(entity_set: str, rows: Iterable[Mapping[str, object]], key: Sequence[str], size: int,
-                     complete: Callable[[Mapping[str, object]], Mapping[str, object]],
+                     complete: Callable[[Mapping[str, object]], Mapping[str, object]], first: int | None = None,
                      ) -> Iterator[tuple[list[PendingRow], dict[int, WriteOutcome]]]:
-    """`prepare_rows` of `size` rows at a time (each `complete`d first), every key checked against the keys
-    of all rows before it. Why: a caller that writes a window before asking for the next holds one
-    window's rows ready, not all (made at once, the 222,911 products of 500,000 accounts took 326 MB)."""
+    """`prepare_rows` of `size` rows at a time (`first` rows in the first window), each `complete`d first,
+    every key checked against the keys of all rows before it. Why: a caller that writes a window before
+    it asks for the one after next holds two windows' rows ready, not all (made at once, the 222,911
+    products of 500,000 accounts took 326 MB)."""
     check, given, start = KeyCheck(entity_set, key), iter(rows), 0
-    while window := [complete(row) for row in itertools.islice(given, size)]:
+    while window := [complete(row) for row in itertools.islice(given, first or size)]:
         yield _prepared(check, window, start)
-        start += len(window)
+        start, first = start + len(window), None
+
+
+def made_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, each next one made in a thread while the caller works on the one it has. Why: a window's
+    rows are made ready (keys checked, bodies completed: Python, some 8 µs a row) while the last
+    window's requests wait on the service, not between them."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        coming = pool.submit(next, items, None)
+        while (item := coming.result()) is not None:
+            coming = pool.submit(next, items, None)
+            yield item
 
 
 def _prepared(check: KeyCheck, rows: Iterable[Mapping[str, object]], start: int,

@@ -249,12 +249,13 @@ def test_new_rows_are_created_with_the_ids_create_multiple_answers_and_landed_ro
 
 def test_rows_the_ledger_never_saw_land_are_looked_up_once_when_a_create_is_refused(dv, tag):
     """A target holding rows the caller does not know (a new ledger): the first CreateMultiple is
-    refused (duplicate key) and the other batches are not sent as creates; one key read tells
+    refused (duplicate key) and the other batches are not sent as creates; a key read a window tells
     updated from created, UpsertMultiple lands them, one key read gives the created rows' ids."""
     first = dv.upsert_many("accounts", accounts(tag, 30), key=["accountnumber"], batch_size=10)
     sent = _spy(dv)
     second = dv.upsert_many("accounts", accounts(tag, 35, telephone1="555"), key=["accountnumber"], batch_size=10)
-    assert sent == [CREATE, KEY_READ] + [UPSERT] * 4 + [KEY_READ]
+    # windows of 10 rows (the first batch, what goes alone) and 25, five of them new
+    assert sent == [CREATE, KEY_READ, UPSERT] + [KEY_READ] + [UPSERT] * 3 + [KEY_READ]
     ids = _ids(dv, tag)
     assert [o.status for o in second] == ["updated"] * 30 + ["created"] * 5
     assert [o.target_id for o in second] == [o.target_id for o in first] + [ids[f"{tag}-{i:03d}"]
@@ -276,10 +277,11 @@ def test_a_refused_create_among_others_costs_one_look_up_of_its_rows(dv, tag):
 
 
 def test_rows_are_made_ready_a_window_at_a_time_with_the_outcomes_of_one_call(dv, tag, monkeypatch):
-    """`WINDOW` batches of rows at a time, each window written before the next rows are asked for: a
-    duplicate key is found across windows, a first sync creates every window with CreateMultiple (the
-    first alone, later ones in parallel), and once the call's CreateMultiple was refused the later windows
-    send none: their new rows are looked up (two key reads a window) and upserted."""
+    """A batch of rows first (what goes alone), then `WINDOW` batches at a time, the next window made
+    while one is written, never more: a duplicate key is found across windows, a first sync creates
+    every window with CreateMultiple (the first alone, later ones in parallel), and once the call's
+    CreateMultiple was refused the later windows send none: their new rows are looked up (two key reads
+    a window) and upserted."""
     from p2c_assets.connectors import dataverse
 
     monkeypatch.setattr(dataverse, "WINDOW", 2)
@@ -298,7 +300,10 @@ def test_rows_are_made_ready_a_window_at_a_time_with_the_outcomes_of_one_call(dv
     made = []  # rows asked for when each request went
     dv.http.request = lambda *args, **kwargs: (made.append(len(asked)), request(*args, **kwargs))[1]
     first = dv.upsert_many("accounts", Rows(rows), key=["accountnumber"], batch_size=10)
-    assert sent == [CREATE] * 5 and asked == list(range(50)) and made == [20, 20, 40, 40, 50]
+    # windows of rows 0-9, 10-29 and 30-49; a request goes once its window is made, before the one after next
+    ends, window_of = [10, 30, 50], [0, 1, 1, 2, 2]
+    assert sent == [CREATE] * 5 and asked == list(range(50))
+    assert all(ends[w] <= rows_made <= ends[min(w + 1, 2)] for w, rows_made in zip(window_of, made)), made
     assert [o.status for o in first] == ["created"] * 45 + ["failed"] + ["created"] * 4
     assert first[45].error_code == "DuplicateKey" and "repeats row 3" in first[45].error_message
     ids = _ids(dv, tag)
@@ -306,10 +311,10 @@ def test_rows_are_made_ready_a_window_at_a_time_with_the_outcomes_of_one_call(dv
                                                                       for i in range(50) if i != 45]
     sent.clear()
     second = dv.upsert_many("accounts", accounts(tag, 55, telephone1="555"), key=["accountnumber"], batch_size=10)
-    # every row of the first two windows is there (no key read after); the last holds 45 (refused as a
-    # duplicate before) and 50 to 54, created
-    assert sent == [CREATE, KEY_READ, UPSERT, UPSERT] + [KEY_READ, UPSERT, UPSERT] \
-        + [KEY_READ, UPSERT, UPSERT, KEY_READ]
+    # windows of rows 0-9, 10-29, 30-49 and 50-54: every row of the first two is there (no key read
+    # after); the third holds 45 (refused as a duplicate before), the last is new: created
+    assert sent == [CREATE, KEY_READ, UPSERT] + [KEY_READ, UPSERT, UPSERT] \
+        + [KEY_READ, UPSERT, UPSERT, KEY_READ] + [KEY_READ, UPSERT, KEY_READ]
     ids = _ids(dv, tag)
     assert [o.status for o in second] == ["updated"] * 45 + ["created"] + ["updated"] * 4 + ["created"] * 5
     assert [o.target_id for o in second] == [ids[f"{tag}-{i:03d}"] for i in range(55)]
@@ -342,10 +347,10 @@ def test_requests_grow_while_the_table_answers_fast_and_keep_every_worker_busy(d
     sent.clear()
     second = dv.upsert_many("accounts", accounts(tag, 400, telephone1="555"), key=["accountnumber"], batch_size=10,
                             landed=[True] * 200 + [False] * 200)
-    # window 1 (rows 0-199, landed): UpsertMultiple alone first, then one request per worker; window 2
-    # (rows 200-399, new): the call's first CreateMultiple alone (are new rows new?), then the same
-    assert sent[0] == ("UpsertMultiple", 10) and sent[5] == ("CreateMultiple", 10)
-    assert sorted(sent[1:5]) == [("UpsertMultiple", 46)] + [("UpsertMultiple", 48)] * 3
+    # windows of rows 0-9 (landed: UpsertMultiple's first, alone), 10-209 (the call's first CreateMultiple
+    # alone: are new rows new?, then 190 landed ones, a request per worker) and 210-399 (new: the same)
+    assert sent[:2] == [("UpsertMultiple", 10), ("CreateMultiple", 10)]
+    assert sorted(sent[2:6]) == [("UpsertMultiple", 46)] + [("UpsertMultiple", 48)] * 3
     assert sorted(sent[6:]) == [("CreateMultiple", 46)] + [("CreateMultiple", 48)] * 3
     assert [o.status for o in second] == ["updated"] * 200 + ["created"] * 200
     sent.clear()
@@ -412,7 +417,8 @@ def test_keys_too_many_for_one_url_are_read_in_one_batch(sandbox, creds, tag):
         sent = _spy(dv)
         updated = dv.upsert_many("accounts", accounts(tag, 60, telephone1="555"), key=["accountnumber"],
                                  batch_size=20)
-    assert sent == [CREATE, ("POST", "$batch")] + [UPSERT] * 3
+    # a window of 20 rows (the first batch, what goes alone), then one of 40: a key read for each
+    assert sent == [CREATE, ("POST", "$batch"), UPSERT, ("POST", "$batch"), UPSERT, UPSERT]
     assert {o.status for o in created} == {"created"} and {o.status for o in updated} == {"updated"}
     assert [o.target_id for o in updated] == [o.target_id for o in created]
 
