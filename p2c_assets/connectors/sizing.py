@@ -14,9 +14,9 @@ request of a table costs depends on the table and the org (plug-ins, indexes), s
   take up to Dataverse's 2 minutes), never more than ``most`` (a write's window of rows shared among the
   requests in flight: more would leave one idle), and no more than the rows left shared among the
   requests in flight, for the same reason;
-- a request the service times out on ("SQL timeout expired", -2147204783 = ``0x80044151``; Microsoft's
-  advice is a smaller batch: "Troubleshoot Dataverse bulk operation errors") is sent again in halves by
-  the client, and the table's requests stay at most half its size from then on.
+- a request the service times out on ("SQL timeout expired", -2147204783 = ``0x80044151``; "reduce the
+  batch size of your request", the same page's "Troubleshooting common errors") is sent again in halves
+  by the client, and the table's requests stay at most half its size from then on.
 
 Body size does not bound them first: the limit Microsoft names is 116.85 MB with a plug-in registered,
 and ``most`` rows (5,000 at the defaults) of the flows' payloads are a few MB.

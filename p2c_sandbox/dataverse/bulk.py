@@ -10,8 +10,8 @@ falls through to OData's "Resource not found for the segment '...'" (404, 0x8006
 
 A slow org, on demand: with the `bulk_timeout_over_rows` setting at N, a bulk request of more than N
 targets writes nothing and answers "SQL timeout expired" (0x80044151, -2147204783), the error Microsoft
-lists for a batch too large to finish in time ("Troubleshoot Dataverse bulk operation errors"; the
-status, 500, is the one Dataverse gives an unexpected server error).
+lists for a batch too large to finish in time ("Use bulk operation messages", Troubleshooting common
+errors; the status, 500, is assumed: the page gives none).
 """
 
 from __future__ import annotations
